@@ -1,0 +1,5 @@
+import sys
+
+from srcore.cli import main
+
+sys.exit(main())

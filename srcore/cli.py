@@ -1,0 +1,291 @@
+"""``python -m srcore``: list methods, upscale files/folders, compare methods, benchmark, download.
+
+Errors a user can fix (bad file, unknown method, unsupported scale, missing model) exit with
+code 2 and one line on stderr - never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from srcore.errors import SRError
+
+EXIT_USAGE = 2
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def print_table(headers: list[str], rows: list[list[str]], file: Any = None) -> None:
+    file = file or sys.stdout
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)), file=file)
+    print("  ".join("-" * w for w in widths), file=file)
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)), file=file)
+
+
+def _ids(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _options(args: argparse.Namespace, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if getattr(args, "strength", None) is None:
+        return {}
+    if not 0.0 <= args.strength <= 1.0:
+        raise SRError(f"--strength must be between 0 and 1, got {args.strength}")
+    return {i: {"strength": args.strength} for i in ids}
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from srcore.registry import all_methods
+
+    rows, data = [], []
+    for m in all_methods():
+        avail = m.availability()
+        scales = m.available_scales() if avail else ()
+        rows.append([m.id, m.label, m.scales_text, "yes" if avail else "no", ", ".join(f"x{s}" for s in scales) if avail else avail.reason])
+        data.append({"id": m.id, "label": m.label, "family": m.family, "scales": list(m.scales), "available": bool(avail),
+                     "available_scales": list(scales), "reason": avail.reason})
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_table(["id", "label", "scales", "available", "ready scales / why not"], rows)
+    return 0
+
+
+def _collect_inputs(src: Path) -> list[Path]:
+    from srcore.imageio import is_image_file
+
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if is_image_file(p))
+        if not files:
+            raise SRError(f"{src}: no image files in this folder")
+        return files
+    return [src]
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from srcore.compare import upscale_alpha
+    from srcore.imageio import load_image, save_image
+    from srcore.registry import get_method
+
+    method = get_method(args.method)
+    avail = method.availability(args.scale)
+    if not avail:
+        raise SRError(avail.reason)
+    opts = _options(args, [method.id]).get(method.id, {})
+    opts = {k: v for k, v in opts.items() if k in {o.name for o in method.options}}
+    src, dst = Path(args.input), Path(args.output)
+    files = _collect_inputs(src)
+    folder_mode = src.is_dir()
+    if folder_mode and dst.suffix:
+        raise SRError(f"{dst}: the input is a folder, so the output must be a folder too")
+    failures = 0
+    for path in tqdm(files, disable=not folder_mode, unit="img", desc=f"{method.id} x{args.scale}"):
+        target = dst / f"{path.stem}_{method.id.replace(':', '_').replace('/', '_')}_x{args.scale}.png" if folder_mode else dst
+        try:
+            img = load_image(path)
+            out = method.upscale(img.rgb, args.scale, tile=args.tile, **opts)
+            save_image(target, out, upscale_alpha(img.alpha, args.scale))
+            for note in img.notes:
+                print(f"note: {path.name}: {note}", file=sys.stderr)
+        except SRError as exc:
+            if not folder_mode:
+                raise
+            failures += 1
+            tqdm.write(f"skipped: {exc}", file=sys.stderr)
+    if not folder_mode:
+        print(f"wrote {dst}")
+    else:
+        print(f"wrote {len(files) - failures} image(s) to {dst}" + (f"; {failures} skipped" if failures else ""))
+    return EXIT_USAGE if failures == len(files) else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from srcore.compare import compare
+    from srcore.imageio import load_image, save_image
+    from srcore.registry import all_methods
+    from srcore.sheet import crop_sheet, nearest_enlarge
+
+    img = load_image(args.input)
+    ids = _ids(args.methods) or [m.id for m in all_methods() if m.availability(args.scale)]
+    res = compare(img, args.scale, ids, args.mode, _options(args, ids), lpips=not args.no_lpips, tile=args.tile,
+                  progress=lambda i, n, mid: print(f"[{i}/{n}] {mid}", file=sys.stderr))
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
+    variant = res.lpips_variant or "LPIPS"
+    rows = [[r["method"], _fmt(r["psnr_y"], 2), _fmt(r["ssim_y"], 4), _fmt(r["lpips"], 4), _fmt(r["seconds"], 3),
+             r["output_size"] or "-", r["error"] or ""] for r in res.table()]
+    print_table(["method", "PSNR-Y", "SSIM-Y", variant, "seconds", "size", "error"], rows)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = Path(args.input).stem
+        labelled = []
+        if res.prepared.hr is not None:
+            save_image(out / f"{stem}_HR.png", res.prepared.hr, res.prepared.hr_alpha)
+            labelled.append(("HR (ground truth)", res.prepared.hr))
+        save_image(out / f"{stem}_LR.png", res.prepared.lr, res.prepared.lr_alpha)
+        labelled.append((f"LR input (nearest x{args.scale})", nearest_enlarge(res.prepared.lr, args.scale)))
+        for r in res.results:
+            if r.ok:
+                save_image(out / f"{stem}_{r.method_id.replace(':', '_').replace('/', '_')}_x{args.scale}.png", r.output, r.alpha)
+                labelled.append((r.label, r.output))
+        h, w = labelled[0][1].shape[:2]
+        center = (args.crop_x if args.crop_x is not None else w / 2, args.crop_y if args.crop_y is not None else h / 2)
+        save_image(out / f"{stem}_crops.png", crop_sheet(labelled, center, args.crop_size, args.zoom))
+        (out / f"{stem}_metrics.json").write_text(json.dumps(res.to_json(), indent=2))
+        print(f"wrote outputs, crop sheet and metrics to {out}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res.to_json(), indent=2))
+    return 0 if any(r.ok for r in res.results) else EXIT_USAGE
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from srcore.bench import run_bench
+
+    ids = _ids(args.methods)
+    if not ids:
+        raise SRError("-m: name at least one method id")
+    bar = tqdm(total=None, unit="img", desc="bench", file=sys.stderr)
+
+    def progress(done: int, total: int, mid: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(mid)
+        bar.update(done - bar.n)
+
+    res = run_bench(Path(args.data), args.scale, ids, args.limit, not args.no_lpips, _options(args, ids), progress, args.tile)
+    bar.close()
+    for mid, why in res.skipped.items():
+        print(f"skipped {mid}: {why}", file=sys.stderr)
+    variant = res.lpips_variant or "LPIPS"
+    print(f"{Path(args.data)}  x{args.scale}  {res.images} images  (PSNR-Y/SSIM-Y on BT.601 Y, {args.scale} px shaved; {variant})")
+    rows = [[mid, _fmt(r["psnr_y"], 2), _fmt(r["ssim_y"], 4), _fmt(r["lpips"], 4), _fmt(r["seconds_per_image"], 3)] for mid, r in res.results.items()]
+    print_table(["method", "PSNR-Y", "SSIM-Y", variant, "s/image"], rows)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res.to_json(), indent=2))
+    return 0 if res.results else EXIT_USAGE
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from srcore.weights import ZOO, download_file
+
+    ids = args.ids or list(ZOO)
+    unknown = [i for i in ids if i not in ZOO]
+    if unknown:
+        raise SRError(f"nothing to download for {', '.join(unknown)}; downloadable: {', '.join(ZOO)}")
+    dest = Path(args.dest) if args.dest else None
+    failed = 0
+    for mid in ids:
+        for spec in ZOO[mid]:
+            try:
+                path = download_file(spec, dest)
+                print(f"{mid}: {path}")
+            except SRError as exc:
+                failed += 1
+                print(f"{mid}: {exc}", file=sys.stderr)
+            except OSError as exc:
+                failed += 1
+                print(f"{mid}: could not download {spec.url}: {exc}", file=sys.stderr)
+    return EXIT_USAGE if failed else 0
+
+
+# ------------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--models-dir", help="folder searched first for model files (also: env SRCORE_MODELS)")
+    p = argparse.ArgumentParser(prog="python -m srcore", description="SR Lab core: upscale, compare and benchmark super-resolution methods.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("methods", parents=[common], help="list methods and whether they can run here")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_methods)
+
+    s = sub.add_parser("upscale", parents=[common], help="upscale an image file or a folder of images")
+    s.add_argument("input", help="image file or folder")
+    s.add_argument("-m", "--method", required=True, help="method id (see `methods`), or file:<path> for a spandrel model")
+    s.add_argument("-s", "--scale", type=int, required=True)
+    s.add_argument("-o", "--output", required=True, help="output file (file input) or folder (folder input)")
+    s.add_argument("--tile", type=int, default=None, help="input tile side for network methods (default: from free memory; 0 = off)")
+    s.add_argument("--strength", type=float, default=None, help="srgan: 0 = PSNR generator ... 1 = GAN generator (default 1)")
+    s.set_defaults(func=cmd_upscale)
+
+    s = sub.add_parser("compare", parents=[common], help="run several methods on one image and score them")
+    s.add_argument("input")
+    s.add_argument("-s", "--scale", type=int, required=True)
+    s.add_argument("-m", "--methods", help="comma-separated ids (default: every available method)")
+    s.add_argument("--mode", choices=["reference", "upscale"], default="reference",
+                   help="reference: treat the input as ground truth (degrade, restore, score); upscale: upscale as is, no metrics")
+    s.add_argument("--out", help="write outputs, a crop sheet PNG and metrics JSON to this folder")
+    s.add_argument("--json", help="write the metrics JSON here")
+    s.add_argument("--crop-x", type=float, help="crop centre x in output pixels (default: centre)")
+    s.add_argument("--crop-y", type=float, help="crop centre y in output pixels (default: centre)")
+    s.add_argument("--crop-size", type=int, default=64, help="crop side in output pixels")
+    s.add_argument("--zoom", type=int, default=4, help="nearest-neighbour enlargement of the crops")
+    s.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
+    s.add_argument("--tile", type=int, default=None)
+    s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
+    s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("bench", parents=[common], help="benchmark methods on a dataset folder")
+    s.add_argument("--data", required=True, help="folder with HR/ and LR/, or plain images")
+    s.add_argument("-s", "--scale", type=int, required=True)
+    s.add_argument("-m", "--methods", required=True, help="comma-separated ids")
+    s.add_argument("--json", help="write results JSON here")
+    s.add_argument("--limit", type=int, help="use only the first N images")
+    s.add_argument("--no-lpips", action="store_true")
+    s.add_argument("--tile", type=int, default=None)
+    s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("download", parents=[common], help="fetch model files (SHA-256 checked) into the cache")
+    s.add_argument("ids", nargs="*", help="method ids (default: all downloadable)")
+    s.add_argument("--dest", help="folder to download into (default: the user cache)")
+    s.set_defaults(func=cmd_download)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.models_dir:
+            from srcore.paths import set_models_dir
+            from srcore.registry import reset
+
+            if not Path(args.models_dir).is_dir():
+                raise SRError(f"--models-dir {args.models_dir}: no such folder")
+            set_models_dir(args.models_dir)
+            reset()
+        if hasattr(args, "scale") and args.scale is not None and not 1 <= args.scale <= 16:
+            raise SRError(f"--scale {args.scale} is not a sensible integer scale (use 2-8)")
+        return args.func(args)
+    except SRError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The one interface every upscaling method implements.
+
+Shaped after spandrel's model descriptors: an object that knows its id, label, scales and
+whether it can run here (and if not, *why* - shown verbatim in the CLI and UI), and maps an
+RGB ``uint8`` H x W x 3 array to a (H*s) x (W*s) x 3 one. Alpha, file formats and metrics
+are handled around it, so a method is only the upscaling itself.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from srcore.errors import MethodError
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+AVAILABLE = Availability(True)
+
+
+@dataclass(frozen=True)
+class Option:
+    """A user-facing knob of a method (e.g. SRGAN's ``strength``)."""
+
+    name: str
+    default: float
+    minimum: float
+    maximum: float
+    help: str
+
+
+@dataclass
+class Upscaler(ABC):
+    """Base class. Subclasses set the fields and implement :meth:`_run` (and maybe :meth:`availability`)."""
+
+    id: str
+    label: str
+    scales: tuple[int, ...]
+    family: str = "interpolation"  # interpolation | opencv-dnn | torch
+    description: str = ""
+    options: tuple[Option, ...] = field(default_factory=tuple)
+    #: Overlap (in input pixels) that makes tiled output equal untiled output; 0 = not tileable/needed.
+    receptive_margin: int = 0
+
+    def __post_init__(self) -> None:
+        """Hook for subclasses (network caches, locks); the dataclass __init__ calls it."""
+
+    def available_scales(self) -> tuple[int, ...]:
+        """Scales that can actually run here (model files present)."""
+        return self.scales
+
+    def availability(self, scale: int | None = None) -> Availability:
+        """Whether the method can run here (at ``scale``, if given), and why not."""
+        if scale is not None and scale not in self.scales:
+            return Availability(False, f"{self.id} does not support x{scale} (supports {self.scales_text})")
+        return AVAILABLE
+
+    @property
+    def scales_text(self) -> str:
+        return ", ".join(f"x{s}" for s in self.scales)
+
+    def info(self) -> dict[str, Any]:
+        """Facts for the model cards / Models tab; subclasses add training details."""
+        return {"id": self.id, "label": self.label, "family": self.family, "scales": list(self.scales), "description": self.description}
+
+    def check(self, image: np.ndarray, scale: int) -> None:
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise MethodError(f"{self.id}: expected an RGB uint8 H x W x 3 array")
+        if image.shape[0] < 2 or image.shape[1] < 2:
+            raise MethodError(f"{self.id}: the image ({image.shape[1]}x{image.shape[0]}) is smaller than 2x2 pixels")
+        avail = self.availability(scale)
+        if not avail:
+            raise MethodError(avail.reason)
+
+    def upscale(self, image: np.ndarray, scale: int, *, tile: int | None = None, **options: Any) -> np.ndarray:
+        """Upscale ``image`` (RGB uint8) by the integer ``scale``.
+
+        ``tile``: input tile side for network methods (``None`` = pick from free memory, 0 = off).
+        ``options``: method options such as ``strength``; unknown ones are rejected.
+        """
+        self.check(image, scale)
+        known = {o.name for o in self.options}
+        unknown = set(options) - known
+        if unknown:
+            raise MethodError(f"{self.id}: unknown option(s) {', '.join(sorted(unknown))}")
+        out = self._run(np.ascontiguousarray(image), scale, tile=tile, **options)
+        expected = (image.shape[0] * scale, image.shape[1] * scale, 3)
+        if out.shape != expected:
+            raise RuntimeError(f"{self.id} returned {out.shape}, expected {expected}")
+        return out
+
+    @abstractmethod
+    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray: ...

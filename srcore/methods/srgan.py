@@ -1,0 +1,82 @@
+"""Our SRGAN (Ledig et al. 2017) with a perception-distortion dial.
+
+The generator is our EDSR-baseline architecture. ``strength`` alpha interpolates the
+*weights* between the PSNR-trained generator (alpha=0, sharp-but-smooth) and the GAN-trained
+one (alpha=1, textured), theta = (1-alpha) theta_psnr + alpha theta_gan, as ESRGAN did: one
+network run whatever alpha, and a smooth trade-off in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from srcore.errors import MethodError
+from srcore.methods.base import AVAILABLE, Availability, Option, Upscaler
+from srcore.methods.torch_sr import TorchUpscaler, edsr_bytes_per_pixel, run_network
+from srcore.models.edsr import EDSR
+from srcore.paths import ASSETS_DIR
+from srcore.weights import load_card, shipped_file
+from srcore.weights_io import load_state_dict
+
+STRENGTH = Option("strength", 1.0, 0.0, 1.0, "0 = PSNR-trained generator, 1 = GAN-trained; in between interpolates the weights")
+
+
+class SRGAN(TorchUpscaler):
+    def availability(self, scale: int | None = None) -> Availability:
+        base = super().availability(scale)
+        if not base:
+            return base
+        try:
+            if shipped_file("srgan_x4") and shipped_file("srgan_x4_psnr"):
+                return AVAILABLE
+        except Exception as exc:  # checksum mismatch etc.
+            return Availability(False, str(exc))
+        return Availability(False, f"our SRGAN weights (srgan_x4, srgan_x4_psnr) are not shipped in {ASSETS_DIR} (train: `python -m train.srgan`)")
+
+    def available_scales(self) -> tuple[int, ...]:
+        return (4,) if self.availability(4) else ()
+
+    def _states(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+        with self._lock:
+            if "states" not in self._models:
+                gan, card = shipped_file("srgan_x4") or (None, None)
+                psnr, _ = shipped_file("srgan_x4_psnr") or (None, None)
+                if gan is None or psnr is None:
+                    raise MethodError(self.availability(4).reason)
+                self._models["states"] = (load_state_dict(psnr), load_state_dict(gan), card)  # type: ignore[assignment]
+            return self._models["states"]  # type: ignore[return-value]
+
+    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
+        alpha = float(options.get("strength", STRENGTH.default))
+        if not 0.0 <= alpha <= 1.0:
+            raise MethodError(f"srgan: strength must be between 0 and 1, got {alpha}")
+        alpha = round(alpha, 3)  # cache key granularity
+
+        def build() -> EDSR:
+            psnr, gan, card = self._states()
+            m = EDSR(**{**card.get("model_config", {}), "scale": 4})
+            m.load_state_dict({k: (1 - alpha) * psnr[k].float() + alpha * gan[k].float() for k in gan})
+            return m
+
+        with self._lock:
+            # keep only a couple of interpolated networks in memory: the slider produces many alphas
+            nets = [k for k in self._models if isinstance(k, tuple)]
+            if ("net", alpha) not in self._models and len(nets) >= 2:
+                del self._models[nets[0]]
+        model = self._get(("net", alpha), build)
+        return run_network(model, image, scale, tile, self.receptive_margin, edsr_bytes_per_pixel(64, 4), self.device, self.half)
+
+    def info(self) -> dict[str, Any]:
+        d = super().info()
+        d["cards"] = {4: c} if (c := load_card("srgan_x4")) else {}
+        return d
+
+
+def srgan_methods() -> list[Upscaler]:
+    return [
+        SRGAN(id="srgan", label="SRGAN (ours)", scales=(4,), family="torch", options=(STRENGTH,), receptive_margin=40,
+              description="Our SRGAN: EDSR-baseline generator fine-tuned with perceptual + adversarial loss; strength dials between PSNR and GAN weights."),
+    ]

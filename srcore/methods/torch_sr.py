@@ -1,0 +1,277 @@
+"""PyTorch methods: our EDSR, the official EDSR-PyTorch weights, and user model files via spandrel.
+
+All share one runner: CUDA with fp16 when present, else CPU fp32; ``torch.inference_mode``;
+tiled (see :mod:`srcore.tiling`) so memory stays bounded; each network loaded once per
+scale and cached. Weights load only through safetensors or ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from srcore.errors import MethodError, ModelFileError
+from srcore.methods.base import AVAILABLE, Availability, Upscaler
+from srcore.models.edsr import EDSR, edsr_config_from_state_dict
+from srcore.paths import ASSETS_DIR, model_dirs, searched_dirs_text
+from srcore.tiling import auto_tile, tiled_apply
+from srcore.weights import EDSR_OFFICIAL_FILES, load_card, shipped_file, zoo_file
+from srcore.weights_io import load_state_dict
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def run_network(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    image: np.ndarray,
+    scale: int,
+    tile: int | None,
+    margin: int,
+    bytes_per_pixel: float,
+    device: torch.device,
+    half: bool = False,
+    multiple_of: int = 1,
+) -> np.ndarray:
+    """Run an RGB->RGB network tile by tile; input/output uint8 H x W x 3."""
+
+    def run(patch: np.ndarray) -> np.ndarray:
+        h, w = patch.shape[:2]
+        x = torch.from_numpy(np.ascontiguousarray(patch)).to(device).permute(2, 0, 1)[None]
+        x = x.half() if half else x.float()
+        x = x / 255.0
+        ph, pw = (-h) % multiple_of, (-w) % multiple_of
+        if ph or pw:  # some architectures (window attention) need sizes that are multiples of N
+            x = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+        with torch.inference_mode():
+            y = forward(x)[..., : h * scale, : w * scale]
+        y = (y.float().clamp_(0, 1) * 255.0).round_().byte()
+        return y[0].permute(1, 2, 0).cpu().numpy()
+
+    side = auto_tile(bytes_per_pixel, device.type) if tile is None else tile
+    return tiled_apply(run, image, scale, side, margin)
+
+
+class TorchUpscaler(Upscaler):
+    """Base for torch methods: lazy, thread-safe, once-per-scale model loading."""
+
+    def __post_init__(self) -> None:
+        self._models: dict[Any, nn.Module] = {}
+        self._lock = threading.Lock()
+        self.device = default_device()
+
+    def _get(self, key: Any, build: Callable[[], nn.Module]) -> nn.Module:
+        with self._lock:
+            if key not in self._models:
+                model = build().eval().to(self.device)
+                if self.device.type == "cuda":
+                    model = model.half()
+                for p in model.parameters():
+                    p.requires_grad_(False)
+                self._models[key] = model
+            return self._models[key]
+
+    @property
+    def half(self) -> bool:
+        return self.device.type == "cuda"
+
+
+def edsr_bytes_per_pixel(n_feats: int, scale: int) -> float:
+    # Live activations at the widest point: the 4*n_feats conv before each pixel shuffle.
+    return 4.0 * n_feats * (6 + 2 * scale * scale)
+
+
+class OurEDSR(TorchUpscaler):
+    """EDSR-baseline trained here on the 291 set (weights in assets/)."""
+
+    def _weights(self, scale: int) -> tuple[Path, dict[str, Any]] | None:
+        return shipped_file(f"edsr_x{scale}")
+
+    def available_scales(self) -> tuple[int, ...]:
+        out = []
+        for s in self.scales:
+            try:
+                if self._weights(s):
+                    out.append(s)
+            except ModelFileError:
+                pass
+        return tuple(out)
+
+    def availability(self, scale: int | None = None) -> Availability:
+        base = super().availability(scale)
+        if not base:
+            return base
+        try:
+            if scale is None and self.available_scales() or scale is not None and self._weights(scale):
+                return AVAILABLE
+        except ModelFileError as exc:
+            return Availability(False, str(exc))
+        which = f"x{scale}" if scale else "any scale"
+        return Availability(False, f"our EDSR weights for {which} are not shipped in {ASSETS_DIR} (train: `python -m train.sr --arch edsr`)")
+
+    def _model(self, scale: int) -> EDSR:
+        found = self._weights(scale)
+        if found is None:
+            raise MethodError(self.availability(scale).reason)
+        path, card = found
+
+        def build() -> nn.Module:
+            m = EDSR(**{**card.get("model_config", {}), "scale": scale})
+            m.load_state_dict(load_state_dict(path))
+            return m
+
+        return self._get(scale, build)  # type: ignore[return-value]
+
+    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
+        model = self._model(scale)
+        return run_network(model, image, scale, tile, self.receptive_margin, edsr_bytes_per_pixel(64, scale), self.device, self.half)
+
+    def info(self) -> dict[str, Any]:
+        d = super().info()
+        d["cards"] = {s: c for s in self.scales if (c := load_card(f"edsr_x{s}"))}
+        return d
+
+
+_OFFICIAL_RE = re.compile(r"^edsr_(baseline_)?x(\d)-([0-9a-f]{8})\.pt$")
+
+
+class OfficialEDSR(TorchUpscaler):
+    """The official EDSR-PyTorch checkpoints (Lim et al.), found in the model directories."""
+
+    def _find(self, scale: int) -> Path | None:
+        """Prefer the full EDSR over the baseline when both are present (it is ~0.3 dB better)."""
+        hits: list[Path] = []
+        for d in model_dirs():
+            if not d.is_dir():
+                continue
+            for p in sorted(d.iterdir()):
+                m = _OFFICIAL_RE.match(p.name)
+                if m and int(m.group(2)) == scale and p.is_file() and p.resolve().parent == d.resolve():
+                    hits.append(p)
+        hits.sort(key=lambda p: "baseline" in p.name)
+        return hits[0] if hits else None
+
+    def availability(self, scale: int | None = None) -> Availability:
+        base = super().availability(scale)
+        if not base:
+            return base
+        scales = (scale,) if scale else self.scales
+        if any(self._find(s) for s in scales):
+            return AVAILABLE
+        names = ", ".join(n for n, s in EDSR_OFFICIAL_FILES.items() if s in scales)
+        return Availability(False, f"official EDSR weights ({names}) not found in {searched_dirs_text()}; run `python -m srcore download edsr-official`")
+
+    def available_scales(self) -> tuple[int, ...]:
+        return tuple(s for s in self.scales if self._find(s))
+
+    def _model(self, scale: int) -> EDSR:
+        path = self._find(scale)
+        if path is None:
+            raise MethodError(self.availability(scale).reason)
+        spec = zoo_file(path.name)
+        if spec is not None:
+            spec.verify(path)
+
+        def build() -> nn.Module:
+            state = load_state_dict(path)
+            cfg = edsr_config_from_state_dict(state)
+            if cfg["scale"] != scale:
+                raise ModelFileError(f"{path.name} is an x{cfg['scale']} model, not x{scale}")
+            m = EDSR(**cfg)
+            missing, unexpected = m.load_state_dict(state, strict=False)
+            if [k for k in missing if "mean" not in k] or unexpected:
+                raise ModelFileError(f"{path.name} is not an EDSR-PyTorch checkpoint (mismatched keys)")
+            return m
+
+        return self._get((path, scale), build)  # type: ignore[return-value]
+
+    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
+        model = self._model(scale)
+        bpp = edsr_bytes_per_pixel(int(model.config["n_feats"]), scale)
+        return run_network(model, image, scale, tile, self.receptive_margin, bpp, self.device, self.half)
+
+
+class SpandrelFile(TorchUpscaler):
+    """A user's own ``.pth``/``.safetensors`` model (ESRGAN, Real-ESRGAN, SwinIR, HAT, ...) via spandrel."""
+
+    path: Path = Path()
+    arch: str = "?"
+
+    def _load(self) -> Any:
+        def build() -> nn.Module:
+            import spandrel
+
+            state = load_state_dict(self.path)
+            try:
+                desc = spandrel.ModelLoader().load_from_state_dict(state)
+            except Exception as exc:
+                raise ModelFileError(f"{self.path.name}: spandrel does not recognise this architecture ({str(exc)[:160]})") from None
+            if not isinstance(desc, spandrel.ImageModelDescriptor) or desc.input_channels != 3 or desc.output_channels != 3:
+                raise ModelFileError(f"{self.path.name}: not an RGB image-to-image super-resolution model")
+            wrapper = _DescriptorModule(desc)
+            return wrapper
+
+        return self._get("model", build)
+
+    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
+        mod = self._load()
+        desc = mod.desc  # type: ignore[attr-defined]
+        req = desc.size_requirements
+        return run_network(
+            mod, image, scale, tile, self.receptive_margin, 4.0 * 64 * 40, self.device,
+            self.half and desc.supports_half, multiple_of=max(1, req.multiple_of),
+        )
+
+
+class _DescriptorModule(nn.Module):
+    def __init__(self, desc: Any) -> None:
+        super().__init__()
+        self.desc = desc
+        self.inner = desc.model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.desc(x)
+
+
+def file_method(spec: str, allowed_dirs: list[Path] | None = None) -> SpandrelFile:
+    """Build the ``file:<path>`` method. Reads the file once to detect architecture and scale.
+
+    ``allowed_dirs``: when given (the UI), the resolved path must lie inside one of them, so
+    ``..`` and symlinks cannot reach elsewhere.
+    """
+    raw = spec[len("file:"):] if spec.startswith("file:") else spec
+    path = Path(raw).expanduser()
+    if allowed_dirs is not None:
+        real = path.resolve()
+        if not any(real.is_relative_to(d.resolve()) for d in allowed_dirs):
+            raise MethodError(f"file:{raw} is outside the allowed model folders")
+    if not path.is_file():
+        raise MethodError(f"model file not found: {path}")
+    if path.suffix.lower() not in {".pth", ".pt", ".safetensors", ".ckpt", ".bin"}:
+        raise ModelFileError(f"{path.name}: expected a .pth, .pt or .safetensors model file")
+    m = SpandrelFile(id=f"file:{raw}", label=path.name, scales=(1,), family="torch", receptive_margin=24)
+    m.path = path
+    mod = m._load()
+    desc = mod.desc  # type: ignore[attr-defined]
+    m.arch = desc.architecture.name
+    m.scales = (int(desc.scale),)
+    m.label = f"{path.name} ({m.arch} x{desc.scale})"
+    m.description = f"User model {path.name}: {m.arch}, x{desc.scale}, {sum(p.numel() for p in desc.model.parameters()) / 1e6:.2f} M params (loaded with spandrel)."
+    return m
+
+
+def torch_methods() -> list[Upscaler]:
+    return [
+        OurEDSR(id="edsr", label="EDSR-baseline (ours)", scales=(2, 4), family="torch", receptive_margin=40,
+                description="EDSR-baseline (16 blocks x 64 channels, Lim et al. 2017) trained here on the 291 set, L1 loss."),
+        OfficialEDSR(id="edsr-official", label="EDSR (official weights)", scales=(2, 3, 4), family="torch", receptive_margin=40,
+                     description="The official EDSR-PyTorch weights (DIV2K-trained); the full model when present, else the baseline."),
+    ]

@@ -1,0 +1,103 @@
+"""EDSR (Lim et al., 2017), key-compatible with the official EDSR-PyTorch checkpoints.
+
+Module names (``sub_mean``, ``head``, ``body.N.body.M``, ``tail.0.K``, ``add_mean``) match
+``model/edsr.py`` of github.com/sanghyun-son/EDSR-PyTorch so that ``edsr_baseline_x4-*.pt``
+and ``edsr_x4-*.pt`` load with ``load_state_dict`` unchanged. Inputs and outputs are RGB in
+[0, 1]; internally the network works on [0, rgb_range] as the official one does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
+
+
+def _conv(cin: int, cout: int, k: int = 3) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, padding=k // 2)
+
+
+class MeanShift(nn.Conv2d):
+    """Fixed 1x1 conv that subtracts (sign=-1) or adds (sign=+1) the dataset mean."""
+
+    def __init__(self, rgb_range: float, sign: int = -1) -> None:
+        super().__init__(3, 3, kernel_size=1)
+        self.weight.data = torch.eye(3).view(3, 3, 1, 1)
+        self.bias.data = sign * rgb_range * torch.tensor(DIV2K_RGB_MEAN)
+        for p in self.parameters():
+            p.requires_grad = False
+
+
+class ResBlock(nn.Module):
+    def __init__(self, feats: int, res_scale: float) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv(feats, feats), nn.ReLU(inplace=True), _conv(feats, feats))
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x) * self.res_scale
+
+
+class Upsampler(nn.Sequential):
+    """Conv + PixelShuffle stages; x4 is two x2 stages, as in the official code."""
+
+    def __init__(self, scale: int, feats: int) -> None:
+        layers: list[nn.Module] = []
+        if scale & (scale - 1) == 0:
+            for _ in range(int(math.log2(scale))):
+                layers += [_conv(feats, 4 * feats), nn.PixelShuffle(2)]
+        elif scale == 3:
+            layers += [_conv(feats, 9 * feats), nn.PixelShuffle(3)]
+        else:
+            raise ValueError(f"EDSR supports scales 2, 3, 4, 8; got {scale}")
+        super().__init__(*layers)
+
+
+class EDSR(nn.Module):
+    """EDSR; ``EDSR(scale)`` is the baseline (16 blocks x 64), ``EDSR.full(scale)`` the paper's big one."""
+
+    def __init__(
+        self,
+        scale: int = 4,
+        n_blocks: int = 16,
+        n_feats: int = 64,
+        res_scale: float = 1.0,
+        rgb_range: float = 255.0,
+    ) -> None:
+        super().__init__()
+        self.scale = scale
+        self.rgb_range = rgb_range
+        self.config = dict(scale=scale, n_blocks=n_blocks, n_feats=n_feats, res_scale=res_scale, rgb_range=rgb_range)
+        self.sub_mean = MeanShift(rgb_range, -1)
+        self.add_mean = MeanShift(rgb_range, +1)
+        self.head = nn.Sequential(_conv(3, n_feats))
+        body: list[nn.Module] = [ResBlock(n_feats, res_scale) for _ in range(n_blocks)]
+        body.append(_conv(n_feats, n_feats))
+        self.body = nn.Sequential(*body)
+        self.tail = nn.Sequential(Upsampler(scale, n_feats), _conv(n_feats, 3))
+
+    @classmethod
+    def full(cls, scale: int) -> EDSR:
+        return cls(scale, n_blocks=32, n_feats=256, res_scale=0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.sub_mean(x * self.rgb_range)
+        x = self.head(x)
+        x = x + self.body(x)
+        x = self.add_mean(self.tail(x))
+        return x / self.rgb_range
+
+
+def edsr_config_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, float | int]:
+    """Infer blocks, features and scale from an (official or ours) EDSR state dict."""
+    n_feats = state["head.0.weight"].shape[0]
+    n_blocks = len({k.split(".")[1] for k in state if k.startswith("body.") and ".body." in k})
+    ups = [k for k in state if k.startswith("tail.0.") and k.endswith(".weight")]
+    if len(ups) == 1:
+        scale = int(math.isqrt(state[ups[0]].shape[0] // n_feats))
+    else:
+        scale = 2 ** len(ups)
+    return dict(scale=scale, n_blocks=n_blocks, n_feats=n_feats, res_scale=1.0 if n_feats <= 64 else 0.1)

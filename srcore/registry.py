@@ -1,0 +1,70 @@
+"""The list of all methods. Adding a method = one module defining it + one line here.
+
+Method objects are created once and shared (they cache their loaded networks), so the CLI,
+the benchmark and every UI request reuse the same loaded models.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from srcore.errors import MethodError
+from srcore.methods.base import Upscaler
+
+_lock = threading.Lock()
+_methods: dict[str, Upscaler] | None = None
+_files: dict[str, Upscaler] = {}
+
+
+def _build() -> dict[str, Upscaler]:
+    from srcore.methods.interpolation import interpolation_methods
+    from srcore.methods.opencv_dnn import opencv_methods
+    from srcore.methods.srgan import srgan_methods
+    from srcore.methods.torch_sr import torch_methods
+
+    methods: list[Upscaler] = [
+        *interpolation_methods(),  # nearest, bilinear, bicubic, lanczos
+        *opencv_methods(),  # dnn-espcn, dnn-fsrcnn, dnn-fsrcnn-small, dnn-lapsrn, dnn-edsr, espcn, fsrcnn
+        *torch_methods(),  # edsr, edsr-official
+        *srgan_methods(),  # srgan
+    ]
+    return {m.id: m for m in methods}
+
+
+def all_methods() -> list[Upscaler]:
+    global _methods
+    with _lock:
+        if _methods is None:
+            _methods = _build()
+        return list(_methods.values())
+
+
+def method_ids() -> list[str]:
+    return [m.id for m in all_methods()]
+
+
+def get_method(method_id: str, allow_files: bool = True, allowed_dirs: list[Path] | None = None) -> Upscaler:
+    """Look up a method by id; ``file:<path>`` builds (once) a spandrel-loaded user model."""
+    method_id = method_id.strip()
+    if method_id.startswith("file:"):
+        if not allow_files:
+            raise MethodError("file: models are disabled on this server (the operator can enable them)")
+        from srcore.methods.torch_sr import file_method
+
+        with _lock:
+            if method_id not in _files:
+                _files[method_id] = file_method(method_id, allowed_dirs)
+            return _files[method_id]
+    for m in all_methods():
+        if m.id == method_id:
+            return m
+    raise MethodError(f"unknown method {method_id!r}; known: {', '.join(method_ids())}, or file:<path>")
+
+
+def reset() -> None:
+    """Forget loaded methods (after ``--models-dir`` changes, and in tests)."""
+    global _methods
+    with _lock:
+        _methods = None
+        _files.clear()

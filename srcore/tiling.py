@@ -1,0 +1,70 @@
+"""Tiled inference: bounded memory for big images, with output identical to untiled runs.
+
+Each tile is run with ``margin`` extra input pixels of real image context on every side
+that has them, and only its centre is kept. With a margin at least the network's receptive
+radius, every kept output pixel saw exactly what it would have seen untiled, so there are no
+seams and no blending is needed. Tiles at the image border are not padded further, so they
+see the same zero/edge padding the untiled run sees.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+#: Upper bound on memory a single tile may use on the CPU; keeps a 2000x2000 x4 EDSR run < 4 GB RSS.
+CPU_TILE_BUDGET = 1_000_000_000
+MIN_TILE, MAX_TILE = 64, 1024
+
+
+def auto_tile(bytes_per_pixel: float, device: str = "cpu") -> int:
+    """Largest tile side (input pixels) whose working set fits the free memory budget."""
+    budget: float
+    if device.startswith("cuda"):
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        budget = free * 0.5
+    else:
+        import psutil
+
+        budget = min(CPU_TILE_BUDGET, psutil.virtual_memory().available * 0.25)
+    side = int(math.sqrt(max(budget, 1) / max(bytes_per_pixel, 1)))
+    return max(MIN_TILE, min(MAX_TILE, side // 8 * 8))
+
+
+def tiled_apply(
+    fn: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    scale: int,
+    tile: int,
+    margin: int,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """Apply ``fn`` (input patch -> ``scale``-times larger uint8 patch) tile by tile.
+
+    ``tile`` <= 0, or an image that fits in one tile, runs ``fn`` once on the whole image.
+    """
+    h, w = image.shape[:2]
+    if tile <= 0 or (h <= tile and w <= tile):
+        return fn(image)
+    out: np.ndarray | None = None
+    ys, xs = range(0, h, tile), range(0, w, tile)
+    total, done = len(ys) * len(xs), 0
+    for y0 in ys:
+        for x0 in xs:
+            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+            py0, px0 = max(0, y0 - margin), max(0, x0 - margin)
+            py1, px1 = min(h, y1 + margin), min(w, x1 + margin)
+            res = fn(image[py0:py1, px0:px1])
+            if out is None:
+                out = np.empty((h * scale, w * scale) + res.shape[2:], dtype=res.dtype)
+            cy, cx = (y0 - py0) * scale, (x0 - px0) * scale
+            out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = res[cy : cy + (y1 - y0) * scale, cx : cx + (x1 - x0) * scale]
+            done += 1
+            if progress:
+                progress(done / total)
+    assert out is not None
+    return out

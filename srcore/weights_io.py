@@ -1,0 +1,50 @@
+"""Safe loading of weight files: safetensors, or ``torch.load(weights_only=True)`` - never pickle code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+from srcore.errors import ModelFileError
+
+__all__ = ["ModelFileError", "load_state_dict", "sha256_file"]
+
+
+def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks so large model files don't fill memory."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
+    """Read a flat ``name -> tensor`` dict from ``.safetensors``, ``.pt`` or ``.pth``.
+
+    Common wrappers (``{"params": ...}``, ``{"state_dict": ...}``, ``{"model": ...}``) and DDP's
+    ``module.`` prefix are unwrapped, since checkpoints in the wild come in all of these shapes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any parse failure means "not a model file" to the user
+        raise ModelFileError(f"{path.name} is not a readable model file ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no detail'})") from None
+    for key in ("params_ema", "params", "state_dict", "model"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFileError(f"{path.name} does not hold a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in state.items()}

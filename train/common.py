@@ -1,0 +1,153 @@
+"""Infrastructure shared by the training loops: device/DDP set-up, atomic checkpoints, logging.
+
+Kept deliberately plain (nanoGPT-style): no registries, no YAML, one function per concern.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class Runtime:
+    """Where and how this process trains: device, DDP rank/world, mixed precision."""
+
+    device: torch.device
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+    amp_dtype: torch.dtype | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def ddp(self) -> bool:
+        return self.world_size > 1
+
+
+def setup_runtime(device: str = "auto", amp: str = "auto") -> Runtime:
+    """Pick the device and start DDP when launched by ``torchrun`` (WORLD_SIZE > 1).
+
+    ``amp``: ``auto`` = fp16 on CUDA (bf16 where supported), off on CPU; ``bf16``/``fp16``/``off`` force it.
+    bf16 autocast on CPUs with AVX512-BF16 roughly halves step time, so it is offered there too.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda asked for, but no CUDA device is visible")
+    dev = torch.device(f"cuda:{local_rank}" if device == "cuda" else "cpu")
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+        torch.backends.cudnn.benchmark = True
+    if world > 1:
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    amp_dtype: torch.dtype | None
+    if amp == "auto":
+        amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if dev.type == "cuda" else None
+    elif amp == "off":
+        amp_dtype = None
+    else:
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    return Runtime(dev, rank, local_rank, world, amp_dtype)
+
+
+def teardown_runtime(rt: Runtime) -> None:
+    if rt.ddp and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """RNG states as plain tensors/lists, so checkpoints load with ``weights_only=True``."""
+    version, mt, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": [version, list(mt), gauss],
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """Write ``obj`` with ``torch.save`` so that ``path`` is always a complete checkpoint.
+
+    The data go to a temporary file in the same directory, are fsync'ed, then renamed over
+    ``path``: a process killed mid-save (even SIGKILL) leaves the previous checkpoint intact.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a training checkpoint; they hold only tensors and plain containers, so no pickle code runs."""
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def make_logger(out: Path, is_main: bool) -> logging.Logger:
+    log = logging.getLogger(f"train.{out.name}")
+    log.setLevel(logging.INFO)
+    log.handlers.clear()
+    log.propagate = False
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+        for h in (logging.FileHandler(out / "train.log"), logging.StreamHandler(sys.stderr)):
+            h.setFormatter(fmt)
+            log.addHandler(h)
+    else:
+        log.addHandler(logging.NullHandler())
+    return log
+
+
+class WallClock:
+    """Training wall time that survives resumes (stored in the checkpoint)."""
+
+    def __init__(self, previous: float = 0.0) -> None:
+        self.previous = previous
+        self.start = time.monotonic()
+
+    def total(self) -> float:
+        return self.previous + time.monotonic() - self.start
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model

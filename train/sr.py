@@ -1,0 +1,228 @@
+"""Train a PSNR-oriented SR network (EDSR, ESPCN, FSRCNN) - one readable loop.
+
+CPU (this machine):
+    python -m train.sr --arch edsr --scale 4 --data ../shared/data/train \
+        --val ../shared/data/benchmark/Set5/x4 --out runs/edsr_x4 --amp bf16
+GPU, several cards:
+    torchrun --nproc_per_node=4 -m train.sr --arch edsr --scale 4 ... --out runs/edsr_x4
+Resume after an interruption: the same command plus ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from srcore.metrics import psnr_y, ssim_y
+from srcore.models import LUMA_ARCHS, build_model
+from srcore.models.luma import luma_upscale
+from train.common import (
+    Runtime,
+    WallClock,
+    atomic_save,
+    load_checkpoint,
+    make_logger,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    setup_runtime,
+    teardown_runtime,
+    unwrap,
+)
+from train.data import PatchSampler, load_validation
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m train.sr", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", required=True, choices=["edsr", "espcn", "fsrcnn"])
+    p.add_argument("--scale", type=int, required=True, choices=[2, 3, 4])
+    p.add_argument("--model-config", default="{}", help='JSON overrides of the architecture, e.g. \'{"n_blocks": 8}\'')
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="training image folders (searched recursively)")
+    p.add_argument("--val", type=Path, help="validation folder (HR/ + LR/, or plain images)")
+    p.add_argument("--val-limit", type=int, default=None, help="use only the first N validation images")
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, TensorBoard events")
+    p.add_argument("--iters", type=int, default=20000, help="total optimiser steps (the schedule spans these)")
+    p.add_argument("--batch", type=int, default=16, help="patches per step, per process")
+    p.add_argument("--patch", type=int, default=96, help="HR patch side in pixels")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lr-min", type=float, default=1e-6)
+    p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    p.add_argument("--loss", choices=["l1", "mse"], default="l1")
+    p.add_argument("--val-every", type=int, default=1000)
+    p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on recent GPUs)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
+    p.add_argument("--init", type=Path, help="initialise weights from this file (e.g. x2 weights for x4; mismatched layers are skipped)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt: step, optimiser, schedule, RNG")
+    return p.parse_args(argv)
+
+
+def lr_lambda(warmup: int, total: int, floor: float):
+    """Linear warm-up then cosine decay to ``floor`` (a fraction of the peak)."""
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = min(1.0, (step - warmup) / max(1, total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return f
+
+
+@torch.inference_mode()
+def validate(model: nn.Module, arch: str, pairs: list[tuple[np.ndarray, np.ndarray]], scale: int, device: torch.device) -> dict[str, float]:
+    """PSNR-Y/SSIM-Y on the validation pairs, through the same pipeline inference uses."""
+    model.eval()
+    psnrs, ssims = [], []
+    for hr, lr in pairs:
+        if arch in LUMA_ARCHS:
+            sr = luma_upscale(model, lr, scale, device)
+        else:
+            x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255).to(device)
+            y = model(x).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().cpu().numpy()
+            sr = y
+        psnrs.append(psnr_y(sr, hr, shave=scale))
+        ssims.append(ssim_y(sr, hr, shave=scale))
+    model.train()
+    return {"psnr_y": float(np.mean(psnrs)), "ssim_y": float(np.mean(ssims))}
+
+
+def init_from(model: nn.Module, path: Path, log) -> None:
+    from srcore.weights_io import load_state_dict
+
+    src = load_state_dict(path)
+    own = model.state_dict()
+    taken = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(taken, strict=False)
+    log.info(f"initialised {len(taken)}/{len(own)} tensors from {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rt: Runtime = setup_runtime(args.device, args.amp)
+    log = make_logger(args.out, rt.is_main)
+    seed_everything(args.seed + rt.rank)
+
+    model = build_model(args.arch, args.scale, **json.loads(args.model_config)).to(rt.device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, betas=(0.9, 0.99))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(args.warmup, args.iters, args.lr_min / args.lr))
+    sampler = PatchSampler(args.data, args.scale, args.patch, args.arch in LUMA_ARCHS, args.seed + 1000 * rt.rank)
+
+    step, best, clock_prev = 0, -1.0, 0.0
+    ckpt_path = args.out / "last.pt"
+    if args.resume and ckpt_path.exists():
+        ck = load_checkpoint(ckpt_path, rt.device)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        step, best, clock_prev = ck["step"], ck["best_psnr"], ck["wall_time"]
+        set_rng_state(ck["rng"])
+        sampler.set_state(ck["sampler"])
+        log.info(f"resumed from {ckpt_path} at step {step}")
+    elif args.resume:
+        log.info(f"--resume given but {ckpt_path} does not exist: starting fresh")
+    elif args.init:
+        init_from(model, args.init, log)
+
+    train_model: nn.Module = model
+    if rt.ddp:
+        train_model = DistributedDataParallel(model, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
+    val_pairs = load_validation(args.val, args.scale, args.val_limit) if (args.val and rt.is_main) else []
+    writer = None
+    if rt.is_main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(args.out / "tb"))
+        (args.out / "config.json").write_text(json.dumps({**vars(args), "model": unwrap(model).config}, default=str, indent=2))
+        n_params = sum(p.numel() for p in model.parameters())
+        log.info(f"{args.arch} x{args.scale}: {n_params / 1e6:.3f} M params, device {rt.device}, amp {rt.amp_dtype}, world {rt.world_size}")
+
+    scaler = torch.amp.GradScaler("cuda", enabled=rt.amp_dtype == torch.float16 and rt.device.type == "cuda")
+    loss_fn = nn.L1Loss() if args.loss == "l1" else nn.MSELoss()
+    clock = WallClock(clock_prev)
+
+    def save(path: Path) -> None:
+        atomic_save(
+            {
+                "model": unwrap(model).state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "step": step,
+                "best_psnr": best,
+                "wall_time": clock.total(),
+                "rng": rng_state(),
+                "sampler": sampler.state(),
+                "arch": args.arch,
+                "scale": args.scale,
+                "model_config": unwrap(model).config,
+                "device": str(rt.device),
+                "data": [str(d) for d in args.data],
+            },
+            path,
+        )
+
+    model.train()
+    bar = tqdm(total=args.iters, initial=step, disable=not rt.is_main, dynamic_ncols=True, mininterval=5)
+    running, t_last = 0.0, time.monotonic()
+    while step < args.iters:
+        lr_b, hr_b = sampler.batch(args.batch)
+        lr_b, hr_b = lr_b.to(rt.device, non_blocking=True), hr_b.to(rt.device, non_blocking=True)
+        if args.channels_last:
+            lr_b = lr_b.to(memory_format=torch.channels_last)
+        with torch.autocast(rt.device.type, dtype=rt.amp_dtype or torch.float32, enabled=rt.amp_dtype is not None):
+            sr = train_model(lr_b)
+        loss = loss_fn(sr.float(), hr_b)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        step += 1
+        running += loss.item()
+        bar.update(1)
+        if rt.is_main and step % args.log_every == 0:
+            dt = time.monotonic() - t_last
+            t_last = time.monotonic()
+            avg = running / args.log_every
+            running = 0.0
+            writer.add_scalar("train/loss", avg, step)
+            writer.add_scalar("train/lr", sched.get_last_lr()[0], step)
+            log.info(f"step {step} loss {avg:.5f} lr {sched.get_last_lr()[0]:.2e} {args.log_every / dt * 60:.0f} it/min")
+        if rt.is_main and val_pairs and (step % args.val_every == 0 or step == args.iters):
+            m = validate(model, args.arch, val_pairs, args.scale, rt.device)
+            writer.add_scalar("val/psnr_y", m["psnr_y"], step)
+            writer.add_scalar("val/ssim_y", m["ssim_y"], step)
+            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} (best {max(best, m['psnr_y']):.3f})")
+            if m["psnr_y"] > best:
+                best = m["psnr_y"]
+                save(args.out / "best.pt")
+        if rt.is_main and (step % args.ckpt_every == 0 or step == args.iters):
+            save(ckpt_path)
+    bar.close()
+    if rt.is_main:
+        if not val_pairs:
+            save(args.out / "best.pt")
+        writer.close()
+        log.info(f"done: {step} steps, {clock.total() / 60:.1f} min wall, best val PSNR-Y {best:.3f}")
+    teardown_runtime(rt)
+
+
+if __name__ == "__main__":
+    main()
