@@ -146,7 +146,10 @@ def score(output: np.ndarray, hr: np.ndarray, scale: int, lpips_fn: Callable[[np
         "psnr_rgb": psnr_rgb(output, hr, shave=scale),
     }
     if lpips_fn is not None:
-        m["lpips"] = float(lpips_fn(output, hr))
+        try:
+            m["lpips"] = float(lpips_fn(output, hr))
+        except ValueError:
+            pass  # image below the LPIPS network's minimum size: PSNR/SSIM still stand
     return m
 
 

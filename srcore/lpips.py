@@ -290,8 +290,10 @@ class LPIPSMetric:
             if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
                 raise ValueError(f"{name} must be an RGB uint8 HxWx3 array, got {a.dtype} {a.shape}")
         if output.shape != reference.shape:
-            raise ValueError(f"images differ in size: {output.shape[1]}x{output.shape[0]} vs "
-                             f"{reference.shape[1]}x{reference.shape[0]}")
+            raise ValueError(
+                f"images differ in size: {output.shape[1]}x{output.shape[0]} vs "
+                f"{reference.shape[1]}x{reference.shape[0]}"
+            )
         self._check_size(*output.shape[:2])
         return self._image_tensor(output), self._image_tensor(reference)
 

@@ -206,11 +206,6 @@ def test_stock_weights_in_torch_match_opencv(stock: str, rgb: np.ndarray, tmp_pa
 
 
 @needs_stock
-@pytest.mark.xfail(
-    strict=True,
-    reason="srcore/models/luma.py upscales chroma with INTER_CUBIC and converts colour in float; OpenCV's "
-    "dnn_superres uses cv::resize's default INTER_LINEAR and rounds/saturates Y, Cr, Cb to uint8 before YCrCb->BGR",
-)
 def test_luma_upscale_rgb_matches_opencv(rgb: np.ndarray) -> None:
     """Documents a known gap in ``luma_upscale`` on colour images; strict, so fixing luma.py flags this marker."""
     model = ESPCN(scale=4).eval()

@@ -58,6 +58,8 @@ def test_st_alex_grows_with_blur_on_set5(st_alex: LPIPSMetric) -> None:
     assert np.all(np.isfinite(scores))
     assert mean[0] > 0
     assert mean[0] < mean[1] < mean[2], f"mean ST-LPIPS per sigma {sigmas}: {mean}"
+    for p, row in zip(paths, scores):
+        assert row[0] < row[1] < row[2], f"{p.name}: ST-LPIPS per sigma {sigmas}: {row}"
 
 
 def test_lpips_package_random_backbone(capfd: pytest.CaptureFixture[str]) -> None:

@@ -287,6 +287,7 @@ def export_pb(model: torch.nn.Module, path: Path | str) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the model unreadable to a server running as another user
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
