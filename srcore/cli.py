@@ -28,10 +28,10 @@ def _fmt(v: Any, digits: int = 3) -> str:
 def print_table(headers: list[str], rows: list[list[str]], file: Any = None) -> None:
     file = file or sys.stdout
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)), file=file)
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)), file=file)
     print("  ".join("-" * w for w in widths), file=file)
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)), file=file)
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)), file=file)
 
 
 def _ids(text: str | None) -> list[str]:

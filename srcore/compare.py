@@ -192,6 +192,17 @@ def run_one(
     return res
 
 
+def _lpips_for(prep: Prepared, wanted: bool) -> tuple[Callable[[np.ndarray, np.ndarray], float] | None, str | None]:
+    if not wanted or prep.hr is None:
+        return None, None
+    try:
+        metric = get_lpips_metric()
+        return metric, metric.variant
+    except Exception as exc:  # LPIPS is optional: report it, keep PSNR/SSIM
+        prep.notes.append(f"LPIPS not computed: {exc}")
+        return None, None
+
+
 def iter_compare(
     image: LoadedImage | np.ndarray,
     scale: int,
@@ -206,13 +217,7 @@ def iter_compare(
     if not method_ids:
         raise SRError("no method chosen")
     prep = prepare(image, scale, mode)
-    lpips_fn, variant = None, None
-    if lpips and prep.hr is not None:
-        try:
-            metric = get_lpips_metric()
-            lpips_fn, variant = metric, metric.variant
-        except Exception as exc:  # LPIPS is optional: report, keep PSNR/SSIM
-            prep.notes.append(f"LPIPS not computed: {exc}")
+    lpips_fn, variant = _lpips_for(prep, lpips)
     for mid in method_ids:
         yield prep, variant, run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files)
 
@@ -229,12 +234,13 @@ def compare(
     allow_files: bool = True,
 ) -> Comparison:
     """Run every method and collect a :class:`Comparison`."""
+    if not method_ids:
+        raise SRError("no method chosen")
+    prep = prepare(image, scale, mode)
+    lpips_fn, variant = _lpips_for(prep, lpips)
     results: list[MethodResult] = []
-    prep: Prepared | None = None
-    variant: str | None = None
-    for i, (prep, variant, res) in enumerate(iter_compare(image, scale, method_ids, mode, options, lpips, tile, allow_files)):
-        results.append(res)
+    for i, mid in enumerate(method_ids):
+        results.append(run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files))
         if progress:
-            progress(i + 1, len(method_ids), res.method_id)
-    assert prep is not None
+            progress(i + 1, len(method_ids), mid)
     return Comparison(prep, results, variant)

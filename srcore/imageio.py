@@ -149,7 +149,9 @@ def load_image(source: str | Path | bytes, name: str | None = None, pixel_limit:
     except UnidentifiedImageError:
         raise InputImageError(f"{name}: not an image file (or a format SR Lab cannot read)") from None
     except Image.DecompressionBombError:
-        raise InputImageError(f"{name}: refused, declared size is far too large (decompression bomb?)") from None
+        raise InputImageError(
+            f"{name}: refused before decoding: its declared size is far above the limit of {limit / 1e6:.1f} MP (decompression bomb?)"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputImageError(f"{name}: the image data is corrupt or truncated ({exc})") from None
     rgb, alpha = decoded

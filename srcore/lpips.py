@@ -274,7 +274,7 @@ class LPIPSMetric:
         m = self._model
         feats0 = m.net(m.scaling_layer(in0))
         feats1 = m.net(m.scaling_layer(in1))
-        return [lin((_unit_channels(a) - _unit_channels(b)) ** 2) for a, b, lin in zip(feats0, feats1, m.lins)]
+        return [lin((_unit_channels(a) - _unit_channels(b)) ** 2) for a, b, lin in zip(feats0, feats1, m.lins, strict=False)]
 
     def _check_size(self, h: int, w: int) -> None:
         # Fail with a message rather than a padding/pooling error from deep inside the network.
@@ -282,7 +282,7 @@ class LPIPSMetric:
             raise ValueError(f"{self.variant} needs images at least {self.min_side} px on each side, got {w}x{h}")
 
     def _image_tensor(self, img: np.ndarray) -> torch.Tensor:
-        t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device)
+        t = torch.from_numpy(np.array(img, dtype=np.uint8, order="C", copy=True)).to(self.device)
         return t.permute(2, 0, 1)[None].float() / 127.5 - 1.0  # uint8 -> [-1, 1], as lpips.im2tensor
 
     def _pair(self, output: np.ndarray, reference: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

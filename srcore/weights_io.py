@@ -6,7 +6,6 @@ from pathlib import Path
 
 import torch
 
-
 from srcore.errors import ModelFileError
 
 __all__ = ["ModelFileError", "load_state_dict", "sha256_file"]

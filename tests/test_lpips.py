@@ -58,7 +58,7 @@ def test_st_alex_grows_with_blur_on_set5(st_alex: LPIPSMetric) -> None:
     assert np.all(np.isfinite(scores))
     assert mean[0] > 0
     assert mean[0] < mean[1] < mean[2], f"mean ST-LPIPS per sigma {sigmas}: {mean}"
-    for p, row in zip(paths, scores):
+    for p, row in zip(paths, scores, strict=False):
         assert row[0] < row[1] < row[2], f"{p.name}: ST-LPIPS per sigma {sigmas}: {row}"
 
 

@@ -83,7 +83,7 @@ class PatchSampler:
         return lr_p, hr_p
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        lrs, hrs = zip(*(self._one() for _ in range(size)))
+        lrs, hrs = zip(*(self._one() for _ in range(size)), strict=False)
         return self._to_tensor(np.stack(lrs)), self._to_tensor(np.stack(hrs))
 
     def _to_tensor(self, batch: np.ndarray) -> torch.Tensor:

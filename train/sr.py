@@ -67,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
     p.add_argument("--init", type=Path, help="initialise weights from this file (e.g. x2 weights for x4; mismatched layers are skipped)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt: step, optimiser, schedule, RNG")
+    p.add_argument("--stop-at", type=int, help="stop (with a checkpoint) at this step without changing the schedule")
+    p.add_argument("--time-limit", type=float, help="stop (with a checkpoint) after this many minutes of this invocation")
     return p.parse_args(argv)
 
 
@@ -150,7 +152,11 @@ def main(argv: list[str] | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(args.out / "tb"))
-        (args.out / "config.json").write_text(json.dumps({**vars(args), "model": unwrap(model).config}, default=str, indent=2))
+        import shlex
+        import sys
+
+        command = "python -m train.sr " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        (args.out / "config.json").write_text(json.dumps({**vars(args), "model": unwrap(model).config, "command": command}, default=str, indent=2))
         n_params = sum(p.numel() for p in model.parameters())
         log.info(f"{args.arch} x{args.scale}: {n_params / 1e6:.3f} M params, device {rt.device}, amp {rt.amp_dtype}, world {rt.world_size}")
 
@@ -180,8 +186,12 @@ def main(argv: list[str] | None = None) -> None:
 
     model.train()
     bar = tqdm(total=args.iters, initial=step, disable=not rt.is_main, dynamic_ncols=True, mininterval=5)
-    running, t_last = 0.0, time.monotonic()
-    while step < args.iters:
+    running, t_last, t_start = 0.0, time.monotonic(), time.monotonic()
+    stop_at = min(args.iters, args.stop_at or args.iters)
+    while step < stop_at:
+        if args.time_limit and time.monotonic() - t_start > args.time_limit * 60:
+            log.info(f"time limit of {args.time_limit} min reached at step {step}")
+            break
         lr_b, hr_b = sampler.batch(args.batch)
         lr_b, hr_b = lr_b.to(rt.device, non_blocking=True), hr_b.to(rt.device, non_blocking=True)
         if args.channels_last:
@@ -213,8 +223,10 @@ def main(argv: list[str] | None = None) -> None:
             if m["psnr_y"] > best:
                 best = m["psnr_y"]
                 save(args.out / "best.pt")
-        if rt.is_main and (step % args.ckpt_every == 0 or step == args.iters):
+        if rt.is_main and (step % args.ckpt_every == 0 or step == stop_at):
             save(ckpt_path)
+    if rt.is_main and step % args.ckpt_every:
+        save(ckpt_path)
     bar.close()
     if rt.is_main:
         if not val_pairs:

@@ -53,7 +53,7 @@ class Upscaler(ABC):
     #: Overlap (in input pixels) that makes tiled output equal untiled output; 0 = not tileable/needed.
     receptive_margin: int = 0
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Hook for subclasses (network caches, locks); the dataclass __init__ calls it."""
 
     def available_scales(self) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ from srcore.methods.base import AVAILABLE, Availability, Upscaler
 from srcore.models.edsr import EDSR, edsr_config_from_state_dict
 from srcore.paths import ASSETS_DIR, model_dirs, searched_dirs_text
 from srcore.tiling import auto_tile, tiled_apply
-from srcore.weights import EDSR_OFFICIAL_FILES, load_card, shipped_file, zoo_file
+from srcore.weights import EDSR_OFFICIAL_FILES, WeightFile, load_card, shipped_file, zoo_file
 from srcore.weights_io import load_state_dict
 
 
@@ -53,8 +53,8 @@ def run_network(
             x = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
         with torch.inference_mode():
             y = forward(x)[..., : h * scale, : w * scale]
-        y = (y.float().clamp_(0, 1) * 255.0).round_().byte()
-        return y[0].permute(1, 2, 0).cpu().numpy()
+            y = (y.float().clamp_(0, 1) * 255.0).round_().byte()
+            return y[0].permute(1, 2, 0).cpu().numpy()
 
     side = auto_tile(bytes_per_pixel, device.type) if tile is None else tile
     return tiled_apply(run, image, scale, side, margin)
@@ -176,9 +176,9 @@ class OfficialEDSR(TorchUpscaler):
         path = self._find(scale)
         if path is None:
             raise MethodError(self.availability(scale).reason)
-        spec = zoo_file(path.name)
-        if spec is not None:
-            spec.verify(path)
+        # torch.hub convention: the 8 hex digits in the name are the file's SHA-256 prefix.
+        spec = zoo_file(path.name) or WeightFile(path.name, "", sha256_prefix=_OFFICIAL_RE.match(path.name).group(3))
+        spec.verify(path)
 
         def build() -> nn.Module:
             state = load_state_dict(path)

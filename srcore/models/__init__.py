@@ -13,8 +13,9 @@ ARCHS: dict[str, type[nn.Module]] = {"edsr": EDSR, "espcn": ESPCN, "fsrcnn": FSR
 LUMA_ARCHS = {"espcn", "fsrcnn"}
 
 
-def build_model(arch: str, scale: int, **config: object) -> nn.Module:
-    """Instantiate ``arch`` for ``scale``; ``config`` overrides the architecture's defaults."""
+def build_model(arch: str, scale: int, /, **config: object) -> nn.Module:
+    """Instantiate ``arch`` for ``scale``; ``config`` overrides the architecture's defaults
+    (a stored ``config`` may repeat ``scale``; the argument wins)."""
     try:
         cls = ARCHS[arch]
     except KeyError:

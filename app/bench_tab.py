@@ -1,0 +1,211 @@
+"""Benchmark tab: mean PSNR-Y / SSIM-Y / LPIPS and speed over a dataset, via ``srcore.bench.run_bench``.
+
+Datasets are only what the operator exposed (the shared Set5/Set14 folder, ``--data-dir``
+folders, shown by name, never by path) or a zip the user uploads, unpacked defensively into
+a private per-request folder.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import gradio as gr
+
+from app import render, workspace
+from app.compare_tab import parse_methods, parse_scale
+from app.config import SHARED_BENCHMARK_DIR, AppConfig
+from app.messages import public_text, user_errors
+from app.methods import SCALES, checkbox_choices, default_methods, keep_valid, unavailable_html
+from srcore.bench import run_bench
+from srcore.errors import InputImageError, SRError
+from srcore.imageio import IMAGE_SUFFIXES, load_image
+from srcore.registry import get_method
+
+UPLOAD = "Upload a zip of images"
+MAX_ZIP_MEMBERS = 500
+MAX_ZIP_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    path: Path
+
+
+def discover_datasets(cfg: AppConfig) -> list[Dataset]:
+    """Shared Set5/Set14 (when next to this checkout) and every ``--data-dir``; names made unique."""
+    found: list[Dataset] = []
+    if cfg.use_shared_benchmarks and SHARED_BENCHMARK_DIR.is_dir():
+        found += [Dataset(p.name, p) for p in sorted(SHARED_BENCHMARK_DIR.iterdir()) if p.is_dir()]
+    for d in cfg.data_dirs:
+        d = Path(d).expanduser().resolve()
+        if d.is_dir():
+            generic = d.name.upper() in {"HR", "LR"} or re.fullmatch(r"x\d+", d.name) is not None
+            name = f"{d.parent.name}/{d.name}" if generic else d.name
+            found.append(Dataset(name, d))
+    seen: dict[str, int] = {}
+    unique = []
+    for ds in found:
+        n = seen.get(ds.name, 0)
+        seen[ds.name] = n + 1
+        unique.append(Dataset(ds.name if n == 0 else f"{ds.name} ({n + 1})", ds.path))
+    return unique
+
+
+def resolve_folder(root: Path, scale: int) -> tuple[Path, str | None]:
+    """The folder ``load_dataset`` should read for ``scale``, and a note when it is not the obvious one.
+
+    ``Set5/x4/{HR,LR}`` layouts are picked by scale; a scale without pairs falls back to an
+    existing HR folder, degraded with SR Lab's MATLAB-style bicubic (and says so).
+    """
+    by_scale = root / f"x{scale}"
+    if by_scale.is_dir():
+        return by_scale, None
+    scaled = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:1] == "x" and p.name[1:].isdigit())
+    if scaled:
+        for p in scaled:
+            if (p / "HR").is_dir():
+                return p / "HR", f"no ×{scale} pairs in this dataset: LR made from its {p.name}/HR images with MATLAB-style bicubic"
+        raise SRError(f"this dataset has no ×{scale} pairs (it has {', '.join(p.name for p in scaled)})")
+    return root, None
+
+
+def extract_zip(zip_path: str, dest: Path, max_pixels: int) -> Path:
+    """Unpack image files only, flattened into ``dest`` (or ``dest/HR``, ``dest/LR`` when the zip has such folders).
+
+    Never trusts member names (no absolute paths, no ``..``), caps member count and total size
+    (zip bombs), and checks every image's size from its header with srcore's loader limit.
+    """
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError):
+        raise InputImageError(f"{Path(zip_path).name}: not a zip file") from None
+    with zf:
+        members = [i for i in zf.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_SUFFIXES
+                   and not PurePosixPath(i.filename).name.startswith(".") and "__MACOSX" not in i.filename]
+        if not members:
+            raise InputImageError("the zip holds no image files (png, jpg, bmp, tif, webp...)")
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise InputImageError(f"the zip holds {len(members)} images; the limit is {MAX_ZIP_MEMBERS}")
+        if sum(i.file_size for i in members) > MAX_ZIP_BYTES:
+            raise InputImageError(f"the zip unpacks to more than {MAX_ZIP_BYTES // 2**20} MB; use a smaller dataset")
+        paired = any(p in {"HR", "LR"} for i in members for p in PurePosixPath(i.filename).parts[:-1])
+        for info in members:
+            parts = PurePosixPath(info.filename).parts
+            sub = next((p for p in reversed(parts[:-1]) if p in {"HR", "LR"}), None) if paired else None
+            if paired and sub is None:
+                continue
+            target_dir = dest / sub if sub else dest
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / PurePosixPath(parts[-1]).name
+            if target.exists():
+                raise InputImageError(f"the zip has two images named {target.name}; names must be unique")
+            with zf.open(info) as src, open(target, "wb") as out:
+                out.write(src.read(MAX_ZIP_BYTES + 1))
+            load_image(target, name=target.name, pixel_limit=max_pixels)  # refuses bombs / non-images with a clear line
+    return dest
+
+
+def _discard(path: str | None) -> None:
+    workspace.remove(path)
+
+
+class BenchTab:
+    def __init__(self, cfg: AppConfig) -> None:
+        self.cfg = cfg
+        self.datasets = discover_datasets(cfg)
+
+    def on_scale(self, scale: int, selected: list[str] | None) -> tuple[Any, str]:
+        s = int(scale)
+        return gr.update(choices=checkbox_choices(s), value=keep_valid(selected, s)), unavailable_html(s)
+
+    def run(
+        self,
+        dataset: str,
+        upload: str | None,
+        scale: int,
+        methods: list[str] | None,
+        limit: float | None,
+        use_lpips: bool,
+        old_dir: str | None,
+        progress: gr.Progress = gr.Progress(),
+    ) -> tuple[Any, ...]:
+        """Benchmark the chosen methods; the same numbers as ``python -m srcore bench``."""
+        ids = parse_methods(methods)
+        s = parse_scale(scale)
+        _discard(old_dir)
+        run_dir = workspace.new_run_dir("bench")
+        notes: list[str] = []
+        if dataset == UPLOAD:
+            if not upload:
+                raise SRError("upload a zip of images first (or pick a dataset)")
+            progress(0.0, desc="Unpacking the zip")
+            folder = extract_zip(upload, run_dir / "data", self.cfg.max_pixels)
+            title = Path(upload).name
+        else:
+            ds = next((d for d in self.datasets if d.name == dataset), None)
+            if ds is None:
+                raise SRError("pick a dataset")
+            folder, note = resolve_folder(ds.path, s)
+            notes += [note] if note else []
+            title = ds.name
+        n = int(limit) if limit else None
+
+        def report(done: int, total: int, mid: str) -> None:
+            progress(done / max(total, 1), desc=f"{mid}: {done}/{total} image runs")
+
+        progress(0.0, desc="Loading images")
+        res = run_bench(folder, s, ids, limit=n, lpips=bool(use_lpips), progress=report)
+        labels = {mid: get_method(mid).label for mid in res.results}
+        df = render.bench_frame(res.results, labels, res.lpips_variant)
+        csv = run_dir / f"srlab_bench_{title.replace('/', '_').replace(' ', '_')}_x{s}.csv"
+        out = df.assign(dataset=title, scale=s, images=res.images)
+        out.to_csv(csv, index=False, float_format="%.6f")
+        lines = [f"**{title}** · ×{s} · {res.images} images · PSNR-Y/SSIM-Y on BT.601 Y, {s} px shaved · "
+                 f"LPIPS: {res.lpips_variant or 'not computed'}"]
+        lines += [f"- {note}" for note in notes]
+        lines += [f"- skipped **{mid}**: {public_text(why)}" for mid, why in res.skipped.items()]
+        plot_title = f"{title} ×{s}"
+        return (
+            str(run_dir),
+            "\n".join(lines),
+            render.bench_table(df, res.lpips_variant),
+            render.perception_distortion_plot(df, res.lpips_variant, plot_title),
+            render.speed_quality_plot(df, plot_title),
+            str(csv),
+        )
+
+    def build(self) -> None:
+        default_scale = 4
+        names = [d.name for d in self.datasets]
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=320):
+                dataset = gr.Radio([*names, UPLOAD], value=names[0] if names else UPLOAD, label="Dataset", elem_id="bench-dataset",
+                                   info="HR/ + LR/ pairs are used as given; plain images are degraded with MATLAB-style bicubic.")
+                upload = gr.File(label="Zip of images (optional HR/ and LR/ folders)", file_types=[".zip"], type="filepath",
+                                 visible=not names, elem_id="bench-upload")
+                scale = gr.Radio(list(SCALES), value=default_scale, label="Scale")
+                methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=default_methods(default_scale), label="Methods")
+                unavailable = gr.HTML(unavailable_html(default_scale))
+                with gr.Row():
+                    limit = gr.Number(value=0, precision=0, minimum=0, label="Use first N images (0 = all)")
+                    use_lpips = gr.Checkbox(value=True, label="LPIPS")
+                run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
+            with gr.Column(scale=2, min_width=480):
+                summary = gr.Markdown()
+                table = gr.Dataframe(interactive=False, label="Means over the dataset (best highlighted; click a header to sort)",
+                                     elem_id="bench-table")
+                with gr.Row():
+                    pd_plot = gr.Plot(label="Perception–distortion", format="png")
+                    speed_plot = gr.Plot(label="Speed–quality", format="png")
+                csv = gr.File(label="CSV", interactive=False)
+        run_dir = gr.State(None, time_to_live=3600, delete_callback=_discard)
+        dataset.change(lambda d: gr.update(visible=d == UPLOAD), [dataset], [upload], api_visibility="private")
+        scale.change(self.on_scale, [scale, methods], [methods, unavailable], api_visibility="private")
+        run.click(user_errors(self.run), [dataset, upload, scale, methods, limit, use_lpips, run_dir],
+                  [run_dir, summary, table, pd_plot, speed_plot, csv], api_name="bench", api_visibility="undocumented",
+                  concurrency_limit=self.cfg.concurrency, concurrency_id="heavy")

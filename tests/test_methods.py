@@ -1,0 +1,123 @@
+"""The upscaler interface, the registry, OpenCV dnn methods, tiling and downloads."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from srcore.errors import MethodError, ModelFileError
+from srcore.registry import all_methods, get_method
+
+CONTRACT_IDS = {
+    "nearest", "bilinear", "bicubic", "lanczos",
+    "dnn-espcn", "dnn-fsrcnn", "dnn-fsrcnn-small", "dnn-lapsrn", "dnn-edsr",
+    "espcn", "fsrcnn", "edsr", "edsr-official", "srgan",
+}
+
+
+def test_registry_has_contract_ids() -> None:
+    ids = [m.id for m in all_methods()]
+    assert CONTRACT_IDS <= set(ids)
+    assert len(ids) == len(set(ids))
+    for m in all_methods():
+        assert m.label and m.scales and m.description
+
+
+@pytest.mark.parametrize("method_id", ["nearest", "bilinear", "bicubic", "lanczos"])
+@pytest.mark.parametrize("scale", [2, 3, 8])
+def test_interpolation_shapes(method_id: str, scale: int, astronaut: np.ndarray) -> None:
+    img = astronaut[:37, :23]
+    out = get_method(method_id).upscale(img, scale)
+    assert out.shape == (37 * scale, 23 * scale, 3) and out.dtype == np.uint8
+
+
+def test_unknown_method_and_bad_scale() -> None:
+    with pytest.raises(MethodError, match="unknown method"):
+        get_method("no-such")
+    with pytest.raises(MethodError, match="does not support x9"):
+        get_method("bicubic").upscale(np.zeros((4, 4, 3), np.uint8), 9)
+    with pytest.raises(MethodError, match="smaller than 2x2"):
+        get_method("bicubic").upscale(np.zeros((1, 1, 3), np.uint8), 2)
+    with pytest.raises(MethodError, match="RGB uint8"):
+        get_method("bicubic").upscale(np.zeros((4, 4), np.uint8), 2)
+
+
+def test_missing_model_file_is_unavailable_with_reason(isolated_cache) -> None:
+    m = get_method("dnn-espcn")
+    avail = m.availability(3)
+    assert not avail
+    assert "ESPCN_x3.pb not found" in avail.reason and "python -m srcore download dnn-espcn" in avail.reason
+    with pytest.raises(MethodError, match="ESPCN_x3.pb"):
+        m.upscale(np.zeros((8, 8, 3), np.uint8), 3)
+    assert not get_method("dnn-edsr").availability(4)
+    assert "download edsr-official" in get_method("edsr-official").availability(4).reason
+
+
+@pytest.mark.parametrize("method_id,scale", [("dnn-espcn", 3), ("dnn-fsrcnn", 4), ("dnn-fsrcnn-small", 2), ("dnn-lapsrn", 8)])
+def test_stock_opencv_methods_run(opencv_models_dir, method_id: str, scale: int, astronaut: np.ndarray) -> None:
+    img = astronaut[100:140, 200:250]
+    m = get_method(method_id)
+    assert m.availability(scale)
+    out = m.upscale(img, scale)
+    assert out.shape == (40 * scale, 50 * scale, 3)
+    # a learned method should not be far from bicubic on a smooth photo (sanity: not garbage)
+    bic = get_method("bicubic").upscale(img, scale).astype(float)
+    assert np.abs(out.astype(float) - bic).mean() < 12
+    assert m._net(scale) is m._net(scale)  # loaded once, reused
+
+
+@pytest.mark.parametrize("method_id", ["dnn-espcn", "dnn-fsrcnn"])
+def test_tiled_equals_untiled_opencv(opencv_models_dir, method_id: str, astronaut: np.ndarray) -> None:
+    img = astronaut[50:150, 60:190]
+    m = get_method(method_id)
+    whole = m.upscale(img, 4, tile=0).astype(int)
+    tiled = m.upscale(img, 4, tile=32).astype(int)
+    assert np.abs(whole - tiled).max() <= 1
+
+
+def test_stock_file_with_wrong_checksum_is_refused(tmp_path, isolated_cache) -> None:
+    from srcore.paths import set_models_dir
+    from srcore.registry import reset
+
+    (tmp_path / "ESPCN_x4.pb").write_bytes(b"not the real graph")
+    set_models_dir(tmp_path)
+    reset()
+    try:
+        avail = get_method("dnn-espcn").availability(4)
+        assert not avail and "SHA-256" in avail.reason and "refusing" in avail.reason
+    finally:
+        set_models_dir(None)
+        reset()
+
+
+def test_model_dir_cannot_be_escaped(tmp_path, monkeypatch) -> None:
+    from srcore.paths import find_model_file, set_models_dir
+
+    inner = tmp_path / "models"
+    inner.mkdir()
+    (tmp_path / "secret.pb").write_bytes(b"x")
+    (inner / "link.pb").symlink_to(tmp_path / "secret.pb")
+    set_models_dir(inner)
+    try:
+        assert find_model_file("../secret.pb") is None
+        assert find_model_file("link.pb") is None  # symlink pointing outside
+        assert find_model_file("/etc/passwd") is None
+    finally:
+        set_models_dir(None)
+
+
+def test_download_verifies_then_renames(tmp_path) -> None:
+    from srcore.weights import WeightFile, download_file
+
+    src = tmp_path / "remote.bin"
+    src.write_bytes(b"model bytes" * 100)
+    good = hashlib.sha256(src.read_bytes()).hexdigest()
+    dest = tmp_path / "cache"
+    path = download_file(WeightFile("m.bin", src.as_uri(), good), dest, progress=False)
+    assert path.read_bytes() == src.read_bytes()
+    with pytest.raises(ModelFileError, match="does not match"):
+        download_file(WeightFile("bad.bin", src.as_uri(), "0" * 64), dest, progress=False)
+    assert not (dest / "bad.bin").exists()
+    assert not list(dest.glob("*.part"))

@@ -1,0 +1,186 @@
+"""Ship a training run: weights into ``assets/`` plus a JSON model card with measured numbers.
+
+    python -m train.export runs/edsr_x4 --to assets/
+    python -m train.export runs/espcn_x4 --to assets/        # also writes espcn_x4.pb for cv2.dnn_superres
+
+ESPCN/FSRCNN become TensorFlow ``.pb`` graphs (what OpenCV ``dnn_superres`` reads); EDSR and
+the SRGAN generator become ``.safetensors`` (no pickle). The card records architecture, scale,
+parameter count, training data, iterations, wall time, device and the command, and the
+Set5/Set14 PSNR-Y / SSIM-Y / LPIPS of the *exported file* measured through the same code path
+the method uses at run time - so the card can't describe a different model from the shipped one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.torch import save_file
+from torch import nn
+
+from srcore.bench import load_dataset
+from srcore.compare import score
+from srcore.models import LUMA_ARCHS, build_model
+from srcore.paths import REPO_ROOT
+from srcore.weights_io import sha256_file
+from train.common import load_checkpoint
+
+DEFAULT_BENCH = REPO_ROOT.parent / "shared" / "data" / "benchmark"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def save_safetensors(model: nn.Module, path: Path) -> None:
+    state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    save_file(state, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def upscaler_for(arch: str, weights: Path, model: nn.Module, scale: int):
+    """A callable ``lr_rgb -> sr_rgb`` that runs the exported file the way the method does."""
+    if arch in LUMA_ARCHS:
+        import cv2
+
+        sr = cv2.dnn_superres.DnnSuperResImpl_create()
+        sr.readModel(str(weights))
+        sr.setModel(arch, scale)
+        return lambda lr: np.ascontiguousarray(sr.upsample(np.ascontiguousarray(lr[..., ::-1]))[..., ::-1])
+    from srcore.methods.torch_sr import default_device, run_network
+    from srcore.weights_io import load_state_dict
+
+    dev = default_device()
+    m = build_model(arch, scale, **model.config).eval().to(dev)
+    m.load_state_dict(load_state_dict(weights))
+    return lambda lr: run_network(m, lr, scale, 0, 0, 1.0, dev)
+
+
+def measure(fn, bench_root: Path, scale: int, datasets: list[str]) -> dict[str, dict[str, Any]]:
+    from srcore.lpips import get_lpips
+
+    lpips = get_lpips("alex")
+    out: dict[str, dict[str, Any]] = {}
+    for ds in datasets:
+        folder = bench_root / ds / f"x{scale}"
+        if not folder.is_dir():
+            continue
+        rows = []
+        for item in load_dataset(folder, scale):
+            t0 = time.perf_counter()
+            sr = fn(item.lr)
+            rows.append({**score(sr, item.hr, scale, lpips), "seconds": time.perf_counter() - t0})
+        out[ds] = {
+            "psnr_y": round(float(np.mean([r["psnr_y"] for r in rows])), 3),
+            "ssim_y": round(float(np.mean([r["ssim_y"] for r in rows])), 4),
+            "lpips": round(float(np.mean([r["lpips"] for r in rows])), 4),
+            "lpips_variant": lpips.variant,
+            "seconds_per_image_cpu": round(float(np.mean([r["seconds"] for r in rows])), 3),
+            "images": len(rows),
+            "convention": "PSNR-Y/SSIM-Y on BT.601 Y (16-235), scale px shaved; LR = MATLAB bicubic files",
+        }
+    return out
+
+
+def export_run(run: Path, to: Path, which: str = "best", name: str | None = None, bench_root: Path | None = DEFAULT_BENCH,
+               datasets: tuple[str, ...] = ("Set5", "Set14"), extra_card: dict[str, Any] | None = None) -> Path:
+    """Export ``run`` and return the card path."""
+    ck_path = run / f"{which}.pt"
+    if not ck_path.is_file():
+        raise SystemExit(f"{ck_path} not found (has the run validated/checkpointed yet?)")
+    ck = load_checkpoint(ck_path)
+    last = load_checkpoint(run / "last.pt") if (run / "last.pt").is_file() else ck
+    arch, scale = ck["arch"], int(ck["scale"])
+    model = build_model(arch, scale, **ck["model_config"])
+    model.load_state_dict(ck["model"])
+    model.eval()
+    name = name or f"{arch}_x{scale}"
+    to.mkdir(parents=True, exist_ok=True)
+    if arch in LUMA_ARCHS:
+        from train.tfgraph import export_pb
+
+        weights = export_pb(model, to / f"{name}.pb")
+    else:
+        weights = to / f"{name}.safetensors"
+        save_safetensors(model, weights)
+    config_file = run / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    card: dict[str, Any] = {
+        "name": name,
+        "arch": arch,
+        "scale": scale,
+        "file": weights.name,
+        "sha256": sha256_file(weights),
+        "bytes": weights.stat().st_size,
+        "params": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+        "model_config": model.config,
+        "input": "full-range Y in [0,1] (OpenCV dnn_superres convention)" if arch in LUMA_ARCHS else "RGB in [0,1]",
+        "training": {
+            "data": [str(Path(d).name) for d in ck.get("data", [])] or config.get("data"),
+            "data_description": "291 images: T91 + BSD200 (../shared/data/train); LR by MATLAB-style bicubic",
+            "iterations": int(ck["step"]),
+            "iterations_total_run": int(last["step"]),
+            "wall_time_s": round(float(ck["wall_time"]), 1),
+            "device": ck.get("device", "cpu"),
+            "batch": config.get("batch"),
+            "hr_patch": config.get("patch"),
+            "loss": config.get("loss"),
+            "lr": config.get("lr"),
+            "amp": config.get("amp"),
+            "command": config.get("command") or _command_from_config(config),
+            "exported_checkpoint": which,
+        },
+    }
+    if extra_card:
+        card.update(extra_card)
+    if bench_root is not None and bench_root.is_dir():
+        card["metrics"] = measure(upscaler_for(arch, weights, model, scale), bench_root, scale, list(datasets))
+    card_path = to / f"{name}.json"
+    atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
+    return card_path
+
+
+def _command_from_config(config: dict[str, Any]) -> str | None:
+    if not config:
+        return None
+    parts = ["python -m train.sr"]
+    for key in ("arch", "scale", "data", "val", "out", "iters", "batch", "patch", "lr", "lr_min", "loss", "amp", "threads"):
+        v = config.get(key)
+        if v in (None, False, 0) and key != "scale":
+            continue
+        vals = v if isinstance(v, list) else [v]
+        parts.append(f"--{key.replace('_', '-')} " + " ".join(str(x) for x in vals))
+    return " ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m train.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", type=Path, help="run folder written by train.sr / train.srgan")
+    p.add_argument("--to", type=Path, default=REPO_ROOT / "assets", help="destination folder (default: assets/)")
+    p.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint to export")
+    p.add_argument("--name", help="base name of the files (default: ARCH_xSCALE)")
+    p.add_argument("--bench", type=Path, default=DEFAULT_BENCH, help="benchmark root with Set5/Set14 (measured into the card)")
+    p.add_argument("--no-bench", action="store_true", help="do not measure (card without metrics)")
+    args = p.parse_args(argv)
+    card = export_run(args.run, args.to, args.which, args.name, None if args.no_bench else args.bench)
+    data = json.loads(card.read_text())
+    print(f"wrote {args.to / data['file']} and {card}")
+    for ds, m in data.get("metrics", {}).items():
+        print(f"  {ds}: PSNR-Y {m['psnr_y']:.2f}  SSIM-Y {m['ssim_y']:.4f}  {m['lpips_variant']} {m['lpips']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
