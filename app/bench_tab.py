@@ -40,7 +40,9 @@ def discover_datasets(cfg: AppConfig) -> list[Dataset]:
     """Shared Set5/Set14 (when next to this checkout) and every ``--data-dir``; names made unique."""
     found: list[Dataset] = []
     if cfg.use_shared_benchmarks and SHARED_BENCHMARK_DIR.is_dir():
-        found += [Dataset(p.name, p) for p in sorted(SHARED_BENCHMARK_DIR.iterdir()) if p.is_dir()]
+        # Smallest first: Set5 is the quick default, Set14 the longer run.
+        shared = [p for p in SHARED_BENCHMARK_DIR.iterdir() if p.is_dir()]
+        found += [Dataset(p.name, p) for p in sorted(shared, key=lambda p: (sum(1 for _ in p.rglob("*")), p.name))]
     for d in cfg.data_dirs:
         d = Path(d).expanduser().resolve()
         if d.is_dir():

@@ -191,14 +191,15 @@ def _discard(session: CompareSession | None) -> None:
 
 
 def _status(session: CompareSession, total: int, done: bool) -> str:
+    """What ran, under which convention, and every note srcore made about the input."""
     ok = sum(r.ok for r in session.results)
-    head = f"**{'Done' if done else 'Running'}: {len(session.results)}/{total} methods** ({ok} succeeded) · ×{session.scale} · "
-    head += "reference mode: metrics against the input as ground truth" if session.mode == "reference" else "upscale mode: no ground truth"
-    lines = [head]
+    what = ("reference mode: scored against your image as ground truth" if session.mode == "reference"
+            else "upscale mode: no ground truth, so no PSNR/SSIM/LPIPS")
+    lines = [f"**{'Done' if done else 'Running'}: {len(session.results)}/{total} methods** ({ok} succeeded) · ×{session.scale} · {what}", ""]
     if session.mode == "reference":
-        lines.append(f"PSNR/SSIM: {CONVENTION}; LPIPS variant: {session.variant or 'not computed'}")
-    lines += [f"- {public_text(n)}" for n in session.prepared.notes]
-    lines.append("Click the picture under *Crop location* to move the zoomed crops.")
+        lines.append(f"- PSNR/SSIM: {CONVENTION}; LPIPS: {session.variant or 'not computed'}")
+    lines += [f"- {public_text(n)}" for n in session.prepared.notes if not n.startswith("reference mode:")]
+    lines += ["", "Click the picture under *Crop location* (or your input) to move the zoomed crops."]
     return "\n".join(lines)
 
 

@@ -36,8 +36,8 @@ def method_card(m: Upscaler) -> str:
     avail = m.availability()
     ready = m.available_scales() if avail else ()
     info = m.info()
-    status = (f"✅ available at {', '.join(f'×{s}' for s in ready)}" if avail
-              else f"⛔ not available: {public_text(avail.reason)}")
+    status = (f"<span class='srlab-ok'>available</span> at {', '.join(f'×{s}' for s in ready)}" if avail
+              else f"<span class='srlab-no'>not available</span>: {public_text(avail.reason)}")
     lines = [
         f"### {html.escape(m.label)} — `{m.id}`",
         f"*{FAMILY.get(m.family, m.family)}* · scales {m.scales_text}",
@@ -63,8 +63,18 @@ def method_card(m: Upscaler) -> str:
     return "\n".join(lines)
 
 
+def summary_table() -> str:
+    """One line per method, to see at a glance what runs here before reading the cards."""
+    rows = []
+    for m in all_methods():
+        avail = m.availability()
+        ready = ", ".join(f"×{s}" for s in m.available_scales()) if avail else "—"
+        rows.append(f"| `{m.id}` | {m.label} | {FAMILY.get(m.family, m.family)} | {m.scales_text} | {ready} |")
+    return "| id | method | kind | scales | ready here |\n|---|---|---|---|---|\n" + "\n".join(rows)
+
+
 def all_cards() -> str:
-    return "\n\n---\n\n".join(method_card(m) for m in all_methods())
+    return summary_table() + "\n\n---\n\n" + "\n\n---\n\n".join(method_card(m) for m in all_methods())
 
 
 def build() -> None:

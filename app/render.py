@@ -58,8 +58,10 @@ def metrics_table(rows: list[dict[str, Any]], mode: str) -> Styler:
         rec[COL_SIZE] = r.get("output_size") or ""
         rec[COL_ERROR] = r.get("error") or ""
         records.append(rec)
-    cols = [COL_METHOD, COL_ID, *([COL_PSNR, COL_SSIM, lp] if mode == "reference" else []), COL_SECONDS, COL_SIZE, COL_ERROR]
-    df = pd.DataFrame(records, columns=cols)
+    cols = [COL_METHOD, COL_ID, *([COL_PSNR, COL_SSIM, lp] if mode == "reference" else []), COL_SECONDS, COL_SIZE]
+    if any(r.get("error") for r in rows):
+        cols.append(COL_ERROR)  # only when something failed: an empty column just squeezes the others
+    df = pd.DataFrame(records, columns=[*cols, COL_ERROR])[cols]
     for c in (COL_PSNR, COL_SSIM, lp, COL_SECONDS):
         if c in df:
             df[c] = pd.to_numeric(df[c], errors="coerce")

@@ -21,6 +21,8 @@ CSS = """
 .srlab-unavailable .srlab-off { opacity: 0.6; }
 .srlab-unavailable li { margin-bottom: 0.4em; }
 #crops img, #locator img { image-rendering: pixelated; }
+.srlab-ok { color: #15803d; font-weight: 700; }
+.srlab-no { color: #b91c1c; font-weight: 700; }
 """
 INTRO = """# SR Lab
 Compare super-resolution methods on your own image: synchronized zoomed crops, a before/after slider, metrics

@@ -1,8 +1,15 @@
-"""Shared test fixtures: where ../shared lives, and skips with a reason when it is absent."""
+"""Shared test fixtures: where ../shared lives (skips with a reason when absent), and a real app server.
+
+Keep heavy imports inside fixtures: collecting other tests must not pay for Gradio.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +19,7 @@ SHARED = REPO.parent / "shared"
 OPENCV_MODELS = SHARED / "models" / "opencv"
 BENCHMARK = SHARED / "data" / "benchmark"
 TRAIN_DATA = SHARED / "data" / "train"
+SHARED_MODELS = OPENCV_MODELS
 
 needs_opencv_models = pytest.mark.skipif(
     not (OPENCV_MODELS / "ESPCN_x4.pb").is_file(), reason=f"stock OpenCV model files not found in {OPENCV_MODELS}"
@@ -54,3 +62,33 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def srlab_server() -> Iterator[dict[str, Any]]:
+    """A real SR Lab server (in-process, like ``python app.py --models-dir ../shared/models/opencv``) on a free port.
+
+    Yields ``{"url", "config", "shared"}``; ``shared`` tells whether the stock OpenCV models were found.
+    Module-scoped, and srcore's model folder is reset afterwards so other test modules see defaults.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from app import AppConfig, build_app, launch
+    from srcore.paths import set_models_dir
+    from srcore.registry import reset
+
+    shared = SHARED_MODELS.is_dir()
+    cfg = AppConfig(models_dir=SHARED_MODELS if shared else None)
+    demo = build_app(cfg)
+    _, url, _ = launch(demo, cfg, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        yield {"url": url, "config": cfg, "shared": shared}
+    finally:
+        demo.close()
+        set_models_dir(None)
+        reset()

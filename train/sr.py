@@ -93,7 +93,7 @@ def validate(model: nn.Module, arch: str, pairs: list[tuple[np.ndarray, np.ndarr
         if arch in LUMA_ARCHS:
             sr = luma_upscale(model, lr, scale, device)
         else:
-            x = torch.from_numpy(lr).permute(2, 0, 1)[None].float().div(255).to(device)
+            x = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].float().div(255).to(device)
             y = model(x).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().cpu().numpy()
             sr = y
         psnrs.append(psnr_y(sr, hr, shave=scale))

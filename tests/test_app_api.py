@@ -1,0 +1,130 @@
+"""The app's scripted API against a real server: ``gradio_client`` uploads a file and calls ``/compare``.
+
+The numbers must be srcore's: the same input through ``srcore.compare.compare`` in this process
+gives the same PSNR/SSIM (1e-6) and LPIPS (1e-5). Error paths must come back as one clear line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import skimage.data
+
+from srcore.imageio import save_image
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client(srlab_server: dict[str, Any]) -> Any:
+    from gradio_client import Client
+
+    return Client(srlab_server["url"], verbose=False)
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real photo crop, 200x160 (non-square, and a multiple of 4 so reference mode needs no crop)."""
+    path = tmp_path_factory.mktemp("api") / "astronaut.png"
+    save_image(path, np.ascontiguousarray(skimage.data.astronaut()[60:220, 140:340]))
+    return path
+
+
+def _call(client: Any, path: Path, scale: Any, methods: Any, mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    from gradio_client import handle_file
+
+    report, table = client.predict(handle_file(str(path)), scale, methods, mode, api_name="/compare")
+    return report, table
+
+
+def test_compare_matches_srcore(client: Any, photo: Path, srlab_server: dict[str, Any]) -> None:
+    if not srlab_server["shared"]:
+        pytest.skip("stock OpenCV models (../shared/models/opencv) not present: dnn-espcn/dnn-fsrcnn cannot run")
+    from srcore.compare import compare
+    from srcore.imageio import load_image
+    from srcore.registry import get_method
+
+    ids = ["bicubic", "dnn-espcn", "dnn-fsrcnn"] + (["edsr"] if get_method("edsr").availability(4) else [])
+    report, table = _call(client, photo, 4, ids, "reference")
+    expected = compare(load_image(photo), 4, ids, "reference")
+
+    assert report["mode"] == "reference" and report["scale"] == 4
+    assert report["lpips_variant"] == expected.lpips_variant
+    got = {r["method"]: r for r in report["results"]}
+    assert list(got) == ids
+    for want in expected.table():
+        row = got[want["method"]]
+        assert row["error"] is None, row["error"]
+        assert row["output_size"] == want["output_size"] == "200x160"  # reference mode restores the input size
+        assert row["psnr_y"] == pytest.approx(want["psnr_y"], abs=1e-6)
+        assert row["ssim_y"] == pytest.approx(want["ssim_y"], abs=1e-6)
+        assert row["lpips"] == pytest.approx(want["lpips"], abs=1e-5)
+        assert row["lpips_variant"] == expected.lpips_variant
+    # The table output carries the same numbers, the LPIPS column named after its variant.
+    assert f"{expected.lpips_variant} ↓" in table["headers"]
+    psnr_col = table["headers"].index("PSNR-Y (dB) ↑")
+    assert [r[psnr_col] for r in table["data"]] == pytest.approx([got[i]["psnr_y"] for i in ids], abs=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["upscale", "Upscale as is"])
+def test_upscale_mode_has_no_reference_metrics(client: Any, photo: Path, mode: str) -> None:
+    report, table = _call(client, photo, 2, ["bicubic"], mode)
+    assert report["mode"] == "upscale"
+    (row,) = report["results"]
+    assert row["error"] is None
+    assert row["psnr_y"] is None and row["ssim_y"] is None and row["lpips"] is None
+    assert row["output_size"] == "400x320"  # the input itself, upscaled x2
+    assert "PSNR-Y (dB) ↑" not in table["headers"]
+
+
+def test_unknown_method_gets_a_row_error(client: Any, photo: Path) -> None:
+    report, _ = _call(client, photo, 2, ["bicubic", "no-such-method"], "reference")
+    rows = {r["method"]: r for r in report["results"]}
+    assert rows["bicubic"]["error"] is None and rows["bicubic"]["psnr_y"] > 20
+    assert "unknown method 'no-such-method'" in rows["no-such-method"]["error"]
+    assert rows["no-such-method"]["psnr_y"] is None
+
+
+def test_unsupported_scale_gets_a_row_error(client: Any, photo: Path, srlab_server: dict[str, Any]) -> None:
+    if not srlab_server["shared"]:
+        pytest.skip("stock OpenCV models not present")
+    report, _ = _call(client, photo, 3, ["dnn-lapsrn"], "reference")  # LapSRN has x2, x4, x8 only
+    assert "does not support x3" in report["results"][0]["error"]
+
+
+def test_non_image_upload_is_a_clear_error(client: Any, tmp_path: Path) -> None:
+    from gradio_client.exceptions import AppError
+
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("this is not an image\n")
+    with pytest.raises(AppError, match="notes.png: not an image file"):
+        _call(client, bogus, 4, ["bicubic"], "reference")
+
+
+def test_too_many_pixels_is_a_clear_error(client: Any, tmp_path: Path, srlab_server: dict[str, Any]) -> None:
+    from gradio_client.exceptions import AppError
+
+    limit = srlab_server["config"].max_pixels
+    side = int(limit**0.5) + 2
+    big = tmp_path / "big.png"
+    save_image(big, np.zeros((side, side, 3), np.uint8))  # a few kB on disk, refused from the header
+    with pytest.raises(AppError, match="megapixels, above the limit"):
+        _call(client, big, 4, ["bicubic"], "reference")
+
+
+def test_bad_mode_and_no_methods_are_clear_errors(client: Any, photo: Path) -> None:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="unknown mode"):
+        _call(client, photo, 4, ["bicubic"], "sideways")
+    with pytest.raises(AppError, match="choose at least one method"):
+        _call(client, photo, 4, [], "reference")
+
+
+def test_only_compare_is_documented(client: Any) -> None:
+    named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert "/compare" in named
+    assert "/compare_ui" not in named and "/bench" not in named

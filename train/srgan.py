@@ -1,0 +1,275 @@
+"""Fine-tune our PSNR-trained EDSR generator into an SRGAN: content + adversarial (+ pixel) loss.
+
+CPU (this machine):
+    python -m train.srgan --init assets/edsr_x4.safetensors --data ../shared/data/train \
+        --val ../shared/data/benchmark/Set14/x4 --out runs/srgan_x4 --content st-vgg16 --amp bf16
+GPU, several cards:
+    torchrun --nproc_per_node=4 -m train.srgan --init assets/edsr_x4.safetensors ... --content vgg19
+Resume: the same command plus ``--resume`` (both networks, both optimisers, schedules, RNG, step).
+
+The best checkpoint is chosen by validation LPIPS (ST-LPIPS-alex offline), while PSNR-Y and
+SSIM-Y are logged next to it so the perception-distortion trade-off stays visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from srcore.metrics import psnr_y, ssim_y
+from srcore.models import EDSR
+from srcore.weights_io import load_state_dict
+from train.common import (
+    WallClock,
+    atomic_save,
+    load_checkpoint,
+    make_logger,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    setup_runtime,
+    teardown_runtime,
+
+)
+from train.data import PatchSampler, load_validation
+from train.discriminator import SRGANDiscriminator
+from train.losses import CONTENT_CHOICES, adversarial_losses, build_content_loss
+from train.sr import lr_lambda
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m train.srgan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--init", type=Path, required=True, help="PSNR-trained EDSR x4 generator (.safetensors or a train.sr run's .pt)")
+    p.add_argument("--data", type=Path, nargs="+", required=True)
+    p.add_argument("--val", type=Path, help="validation folder (HR/ + LR/ or plain images)")
+    p.add_argument("--val-limit", type=int, default=None)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--iters", type=int, default=20000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--patch", type=int, default=96)
+    p.add_argument("--lr", type=float, default=1e-4, help="generator learning rate")
+    p.add_argument("--d-lr", type=float, default=1e-4, help="discriminator learning rate")
+    p.add_argument("--lr-min", type=float, default=1e-6)
+    p.add_argument("--content", choices=CONTENT_CHOICES, default="st-vgg16")
+    p.add_argument("--content-weight", type=float, default=1.0)
+    p.add_argument("--adv-weight", type=float, default=1e-3)
+    p.add_argument("--pixel-weight", type=float, default=1e-2, help="L1 pixel term (keeps colours and PSNR anchored)")
+    p.add_argument("--gan", choices=["vanilla", "ragan"], default="ragan")
+    p.add_argument("--d-width", type=int, default=64, help="discriminator base width (paper: 64)")
+    p.add_argument("--d-warmup", type=int, default=200, help="steps training only D before G gets adversarial gradients")
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--image-every", type=int, default=500, help="TensorBoard sample grid every N steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--stop-at", type=int)
+    p.add_argument("--time-limit", type=float, help="minutes for this invocation")
+    return p.parse_args(argv)
+
+
+def load_generator_init(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".pt":
+        return load_checkpoint(path)["model"]
+    return load_state_dict(path)
+
+
+@torch.inference_mode()
+def validate(g: nn.Module, pairs, lpips_fn, device: torch.device) -> dict[str, float]:
+    g.eval()
+    ps, ss, lp = [], [], []
+    for hr, lr in pairs:
+        x = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].float().div(255).to(device)
+        sr = g(x).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().cpu().numpy()
+        ps.append(psnr_y(sr, hr, 4))
+        ss.append(ssim_y(sr, hr, 4))
+        lp.append(lpips_fn(sr, hr))
+    g.train()
+    return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss)), "lpips": float(np.mean(lp))}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rt = setup_runtime(args.device, args.amp)
+    log = make_logger(args.out, rt.is_main)
+    seed_everything(args.seed + rt.rank)
+
+    init_state = load_generator_init(args.init)
+    from srcore.models.edsr import edsr_config_from_state_dict
+
+    g_cfg = edsr_config_from_state_dict(init_state)
+    if g_cfg["scale"] != 4:
+        raise SystemExit(f"{args.init} is an x{g_cfg['scale']} generator; SRGAN here is x4")
+    g = EDSR(**g_cfg).to(rt.device)
+    g.load_state_dict(init_state)
+    d = SRGANDiscriminator(args.d_width).to(rt.device)
+    if args.channels_last:
+        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+    content = build_content_loss(args.content).to(rt.device)
+    opt_g = torch.optim.Adam([p for p in g.parameters() if p.requires_grad], lr=args.lr, betas=(0.9, 0.99))
+    opt_d = torch.optim.Adam(d.parameters(), lr=args.d_lr, betas=(0.9, 0.99))
+    floor = args.lr_min / args.lr
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_lambda(0, args.iters, floor))
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lr_lambda(0, args.iters, floor))
+    sampler = PatchSampler(args.data, 4, args.patch, False, args.seed + 1000 * rt.rank)
+
+    step, best, clock_prev = 0, float("inf"), 0.0
+    ckpt_path = args.out / "last.pt"
+    if args.resume and ckpt_path.exists():
+        ck = load_checkpoint(ckpt_path, rt.device)
+        g.load_state_dict(ck["model"])
+        d.load_state_dict(ck["discriminator"])
+        opt_g.load_state_dict(ck["optimizer"])
+        opt_d.load_state_dict(ck["optimizer_d"])
+        sched_g.load_state_dict(ck["scheduler"])
+        sched_d.load_state_dict(ck["scheduler_d"])
+        step, best, clock_prev = ck["step"], ck["best_lpips"], ck["wall_time"]
+        set_rng_state(ck["rng"])
+        sampler.set_state(ck["sampler"])
+        log.info(f"resumed from {ckpt_path} at step {step}")
+
+    g_train, d_train = g, d
+    if rt.ddp:
+        ids = [rt.local_rank] if rt.device.type == "cuda" else None
+        g_train = DistributedDataParallel(g, device_ids=ids)
+        d_train = DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(d) if rt.device.type == "cuda" else d, device_ids=ids)
+
+    writer, val_pairs, lpips_fn = None, [], None
+    if rt.is_main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        from srcore.lpips import get_lpips
+
+        writer = SummaryWriter(str(args.out / "tb"))
+        command = "python -m train.srgan " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        (args.out / "config.json").write_text(json.dumps({**vars(args), "model": g.config, "command": command}, default=str, indent=2))
+        if args.val:
+            val_pairs = load_validation(args.val, 4, args.val_limit)
+            lpips_fn = get_lpips("alex")
+        log.info(f"SRGAN: G {sum(p.numel() for p in g.parameters()) / 1e6:.2f} M, D {sum(p.numel() for p in d.parameters()) / 1e6:.2f} M, "
+                 f"content {args.content}, gan {args.gan}, device {rt.device}, amp {rt.amp_dtype}, world {rt.world_size}")
+
+    clock = WallClock(clock_prev)
+    amp_on = rt.amp_dtype is not None
+    amp_dtype = rt.amp_dtype or torch.float32
+    scaler = torch.amp.GradScaler("cuda", enabled=rt.amp_dtype == torch.float16 and rt.device.type == "cuda")
+
+    def save(path: Path) -> None:
+        atomic_save({
+            "model": g.state_dict(), "discriminator": d.state_dict(), "init_model": init_state,
+            "optimizer": opt_g.state_dict(), "optimizer_d": opt_d.state_dict(),
+            "scheduler": sched_g.state_dict(), "scheduler_d": sched_d.state_dict(),
+            "step": step, "best_lpips": best, "wall_time": clock.total(), "rng": rng_state(), "sampler": sampler.state(),
+            "arch": "edsr", "kind": "srgan", "scale": 4, "model_config": g.config, "device": str(rt.device),
+            "data": [str(x) for x in args.data],
+        }, path)
+
+    stop_at = min(args.iters, args.stop_at or args.iters)
+    bar = tqdm(total=args.iters, initial=step, disable=not rt.is_main, dynamic_ncols=True, mininterval=5)
+    sums: dict[str, float] = {}
+    t_start = t_last = time.monotonic()
+    g.train()
+    d.train()
+    while step < stop_at:
+        if args.time_limit and time.monotonic() - t_start > args.time_limit * 60:
+            log.info(f"time limit of {args.time_limit} min reached at step {step}")
+            break
+        lr_b, hr_b = (t.to(rt.device) for t in sampler.batch(args.batch))
+        adv_on = step >= args.d_warmup
+
+        # --- generator
+        with torch.autocast(rt.device.type, dtype=amp_dtype, enabled=amp_on):
+            sr = g_train(lr_b)
+        sr = sr.float()
+        g_loss = torch.zeros((), device=rt.device)
+        if adv_on:
+            for p in d.parameters():
+                p.requires_grad_(False)
+            with torch.autocast(rt.device.type, dtype=amp_dtype, enabled=amp_on):
+                c_loss = content(sr, hr_b) * args.content_weight
+                d_fake = d_train(sr).float()
+                d_real = d_train(hr_b).float().detach()
+            _, adv = adversarial_losses(d_real, d_fake, args.gan)
+            pix = nn.functional.l1_loss(sr, hr_b) * args.pixel_weight
+            g_loss = c_loss.float() + adv * args.adv_weight + pix
+            opt_g.zero_grad(set_to_none=True)
+            scaler.scale(g_loss).backward()
+            scaler.step(opt_g)
+            for p in d.parameters():
+                p.requires_grad_(True)
+            sums["content"] = sums.get("content", 0.0) + float(c_loss)
+            sums["adv"] = sums.get("adv", 0.0) + float(adv)
+            sums["pixel"] = sums.get("pixel", 0.0) + float(pix)
+
+        # --- discriminator
+        with torch.autocast(rt.device.type, dtype=amp_dtype, enabled=amp_on):
+            d_real = d_train(hr_b).float()
+            d_fake = d_train(sr.detach()).float()
+        d_loss, _ = adversarial_losses(d_real, d_fake, args.gan)
+        opt_d.zero_grad(set_to_none=True)
+        scaler.scale(d_loss).backward()
+        scaler.step(opt_d)
+        scaler.update()
+        if adv_on:
+            sched_g.step()
+        sched_d.step()
+        step += 1
+        bar.update(1)
+        sums["d_loss"] = sums.get("d_loss", 0.0) + float(d_loss)
+        sums["d_real"] = sums.get("d_real", 0.0) + float(torch.sigmoid(d_real).mean())
+        sums["d_fake"] = sums.get("d_fake", 0.0) + float(torch.sigmoid(d_fake).mean())
+        sums["n"] = sums.get("n", 0.0) + 1
+
+        if rt.is_main and step % args.log_every == 0:
+            n = sums.pop("n")
+            avg = {k: v / n for k, v in sums.items()}
+            sums.clear()
+            for k, v in avg.items():
+                writer.add_scalar(f"train/{k}", v, step)
+            dt = time.monotonic() - t_last
+            t_last = time.monotonic()
+            log.info(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in avg.items()) + f" {args.log_every / dt * 60:.0f} it/min")
+        if rt.is_main and step % args.image_every == 0:
+            grid = torch.cat([nn.functional.interpolate(lr_b[:4], scale_factor=4, mode="nearest"), sr[:4].detach().clamp(0, 1), hr_b[:4]], 0)
+            from torchvision.utils import make_grid
+
+            writer.add_image("samples/lr_sr_hr", make_grid(grid, nrow=min(4, lr_b.shape[0])), step)
+        if rt.is_main and val_pairs and (step % args.val_every == 0 or step == stop_at):
+            m = validate(g, val_pairs, lpips_fn, rt.device)
+            for k, v in m.items():
+                writer.add_scalar(f"val/{k}", v, step)
+            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} {lpips_fn.variant} {m['lpips']:.4f} (best {min(best, m['lpips']):.4f})")
+            if m["lpips"] < best:
+                best = m["lpips"]
+                save(args.out / "best.pt")
+        if rt.is_main and (step % args.ckpt_every == 0 or step == stop_at):
+            save(ckpt_path)
+    if rt.is_main:
+        save(ckpt_path)
+        if not val_pairs:
+            save(args.out / "best.pt")
+        bar.close()
+        writer.close()
+        log.info(f"stopped at step {step}, {clock.total() / 60:.1f} min wall, best val LPIPS {best:.4f}")
+    teardown_runtime(rt)
+
+
+
+if __name__ == "__main__":
+    main()
