@@ -17,10 +17,11 @@ import gradio as gr
 from pandas.io.formats.style import Styler
 
 from app import render
-from app.compare_tab import load_input, normalize_mode, parse_methods, parse_scale
+from app.compare_tab import check_output_size, load_input, normalize_mode, parse_methods, parse_scale
 from app.config import AppConfig
 from app.messages import public_text, user_errors
 from srcore.compare import compare
+from srcore.paths import model_dirs
 from srcore.registry import method_ids
 
 
@@ -40,7 +41,8 @@ class CompareAPI:
         ids = parse_methods(methods)
         s, m = parse_scale(scale), normalize_mode(mode)
         img = load_input(image, self.cfg.max_pixels)
-        res = compare(img, s, ids, m, allow_files=self.cfg.allow_file_models)
+        check_output_size(img, s, m, self.cfg.max_pixels)
+        res = compare(img, s, ids, m, allow_files=self.cfg.allow_file_models, allowed_dirs=model_dirs())
         report = res.to_json()
         report["notes"] = [public_text(n) for n in report["notes"]]
         for row in report["results"]:

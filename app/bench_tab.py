@@ -202,12 +202,12 @@ class BenchTab:
                 table = gr.Dataframe(interactive=False, label="Means over the dataset (best highlighted; click a header to sort)",
                                      elem_id="bench-table")
                 with gr.Row():
-                    pd_plot = gr.Plot(label="Perception–distortion", format="png")
-                    speed_plot = gr.Plot(label="Speed–quality", format="png")
+                    pd_plot = gr.Plot(label="Perception–distortion", format="png", show_label=False, elem_id="bench-pd-plot")
+                    speed_plot = gr.Plot(label="Speed–quality", format="png", show_label=False, elem_id="bench-speed-plot")
                 csv = gr.File(label="CSV", interactive=False)
         run_dir = gr.State(None, time_to_live=3600, delete_callback=_discard)
         dataset.change(lambda d: gr.update(visible=d == UPLOAD), [dataset], [upload], api_visibility="private")
-        scale.change(self.on_scale, [scale, methods], [methods, unavailable], api_visibility="private")
+        scale.change(user_errors(self.on_scale), [scale, methods], [methods, unavailable], api_visibility="private")
         run.click(user_errors(self.run), [dataset, upload, scale, methods, limit, use_lpips, run_dir],
                   [run_dir, summary, table, pd_plot, speed_plot, csv], api_name="bench", api_visibility="undocumented",
                   concurrency_limit=self.cfg.concurrency, concurrency_id="heavy")

@@ -8,6 +8,7 @@ from those arrays. Results stream in as each method finishes.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -23,9 +24,10 @@ from app.config import AppConfig
 from app.messages import public_text, user_errors
 from app.methods import SCALES, checkbox_choices, default_methods, keep_valid, method_options, unavailable_html
 from srcore.compare import Comparison, MethodResult, Prepared, get_lpips_metric, iter_compare
-from srcore.errors import SRError
+from srcore.errors import InputImageError, SRError
 from srcore.imageio import load_image, save_image
 from srcore.metrics import CONVENTION, error_map_y
+from srcore.paths import model_dirs
 from srcore.registry import get_method
 from srcore.sheet import crop_box, crop_sheet, nearest_enlarge, zoom_crop
 
@@ -69,6 +71,17 @@ def load_input(path: str | None, max_pixels: int) -> Any:
     if not path:
         raise SRError("upload an image (or pick an example) first")
     return load_image(path, name=Path(path).name, pixel_limit=max_pixels)
+
+
+def check_output_size(img: Any, scale: int, mode: str, max_pixels: int) -> None:
+    """Upscale mode multiplies the input by scale²: cap outputs at 4x the input limit (one method's output
+    is held per session and encoded for the slider), with the numbers in the message."""
+    h, w = img.rgb.shape[:2]
+    if mode == "upscale" and w * h * scale * scale > 4 * max_pixels:
+        raise InputImageError(
+            f"{img.name}: upscaling {w}x{h} by x{scale} makes {w * h * scale * scale / 1e6:.1f} MP outputs, above this server's "
+            f"limit of {4 * max_pixels / 1e6:.1f} MP; crop the image, use a smaller scale, or 'Treat as ground truth'"
+        )
 
 
 def _safe_stem(name: str) -> str:
@@ -176,11 +189,14 @@ class CompareSession:
         data["notes"] = [public_text(n) for n in data["notes"]]
         metrics.write_text(json.dumps(data, indent=2))
         sheet = d / f"{stem}_crops.png"
-        save_image(sheet, crop_sheet(list(self.images().items()), self.center, self.crop, self.zoom))
+        # Written under temporary names and renamed: quick successive clicks never leave a half-written file.
+        save_image(d / ".crops.tmp.png", crop_sheet(list(self.images().items()), self.center, self.crop, self.zoom))
+        os.replace(d / ".crops.tmp.png", sheet)
         archive = d / f"{stem}_srlab_x{s}.zip"
-        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as z:  # PNGs are compressed already
+        with zipfile.ZipFile(d / ".zip.tmp", "w", compression=zipfile.ZIP_STORED) as z:  # PNGs are compressed already
             for f in [*files, *outputs, metrics, sheet]:
                 z.write(f, f.name)
+        os.replace(d / ".zip.tmp", archive)
         return [str(archive), *(str(o) for o in outputs)]
 
 
@@ -199,7 +215,7 @@ def _status(session: CompareSession, total: int, done: bool) -> str:
     if session.mode == "reference":
         lines.append(f"- PSNR/SSIM: {CONVENTION}; LPIPS: {session.variant or 'not computed'}")
     lines += [f"- {public_text(n)}" for n in session.prepared.notes if not n.startswith("reference mode:")]
-    lines += ["", "Click the picture under *Crop location* (or your input) to move the zoomed crops."]
+    lines += ["", "Click the picture under *Crop location* to move the zoomed crops."]
     return "\n".join(lines)
 
 
@@ -216,11 +232,13 @@ class CompareTab:
         s = int(scale)
         return gr.update(choices=checkbox_choices(s), value=keep_valid(selected, s)), unavailable_html(s)
 
-    def on_methods(self, selected: list[str] | None) -> list[Any]:
+    def on_methods(self, selected: list[str] | None) -> Any:
         """Show each method option's slider only while that method is chosen."""
-        return [gr.update(visible=mid in (selected or [])) for mid, _ in method_options()]
+        updates = [gr.update(visible=mid in (selected or [])) for mid, _ in method_options()]
+        return updates[0] if len(updates) == 1 else tuple(updates)  # one output: Gradio would take a list as its value
 
     def on_option(self, options: dict[str, dict[str, float]], *values: float) -> dict[str, dict[str, float]]:
+        """Collect every option slider into the one dict ``iter_compare`` takes (method id -> options)."""
         out: dict[str, dict[str, float]] = {}
         for (mid, opt), v in zip(method_options(), values, strict=False):
             out.setdefault(mid, {})[opt.name] = float(v)
@@ -250,12 +268,14 @@ class CompareTab:
         ids = self._ids(methods, file_model)
         s, m = parse_scale(scale), normalize_mode(mode)
         img = load_input(image, self.cfg.max_pixels)
+        check_output_size(img, s, m, self.cfg.max_pixels)
         _discard(old)
         progress(0.0, desc=f"Preparing ×{s} {'reference' if m == 'reference' else 'upscale'} run")
         session: CompareSession | None = None
         lpips_metric = None
         slider_pair: tuple[str, str] | None = None
-        stream = iter_compare(img, s, ids, m, options=options or {}, lpips=True, allow_files=self.cfg.allow_file_models)
+        stream = iter_compare(img, s, ids, m, options=options or {}, lpips=True, allow_files=self.cfg.allow_file_models,
+                              allowed_dirs=model_dirs())
         for i, (prep, variant, res) in enumerate(stream):
             if session is None:
                 w, h = prep.lr.shape[1] * s, prep.lr.shape[0] * s
@@ -274,7 +294,7 @@ class CompareTab:
                     except ValueError:
                         pass  # too small for the LPIPS network; the |ΔY| map still stands
             done = i + 1 == len(ids)
-            progress((i + 1) / len(ids), desc=f"{i + 1}/{len(ids)} methods done ({res.method_id})")
+            progress((i + 1) / len(ids), desc=f"{i + 1}/{len(ids)} methods finished ({res.method_id})")
             keys = list(session.images())
             pair = self._slider_pair(session)
             slider_value: Any = gr.skip()
@@ -323,14 +343,6 @@ class CompareTab:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         x, y = evt.index[0], evt.index[1]
         session.center = (x * session.locator_scale, y * session.locator_scale)
-        return self._recrop(session)
-
-    def on_input_click(self, session: CompareSession | None, evt: gr.SelectData) -> tuple[Any, ...]:
-        """A click on the uploaded image itself (input pixels) works too once results exist."""
-        if session is None or not isinstance(evt.index, (list, tuple)) or len(evt.index) < 2:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        factor = 1.0 if session.mode == "reference" else float(session.scale)
-        session.center = (evt.index[0] * factor, evt.index[1] * factor)
         return self._recrop(session)
 
     def on_zoom(self, session: CompareSession | None, crop: int, zoom: int) -> tuple[Any, ...]:
@@ -392,9 +404,9 @@ class CompareTab:
         session = gr.State(None, time_to_live=3600, delete_callback=_discard)
 
         private: dict[str, Any] = {"api_visibility": "private"}
-        scale.change(self.on_scale, [scale, methods], [methods, unavailable], **private)
+        scale.change(user_errors(self.on_scale), [scale, methods], [methods, unavailable], **private)
         if sliders:
-            methods.change(self.on_methods, [methods], sliders, **private)
+            methods.change(user_errors(self.on_methods), [methods], sliders, **private)
             for sl in sliders:
                 sl.change(user_errors(self.on_option), [option_state, *sliders], [option_state], **private)
         outputs = [session, status, table, locator, gallery, side_a, side_b, slider, errors, files]
@@ -403,7 +415,6 @@ class CompareTab:
                   concurrency_id="heavy", show_progress="minimal")
         recrop_out = [session, locator, gallery, files]
         locator.select(user_errors(self.on_locator_click), [session], recrop_out, **private)
-        image.select(user_errors(self.on_input_click), [session], recrop_out, **private)
         crop.change(user_errors(self.on_zoom), [session, crop, zoom], recrop_out, **private)
         zoom.change(user_errors(self.on_zoom), [session, crop, zoom], recrop_out, **private)
         for dd in (side_a, side_b):

@@ -12,7 +12,7 @@ import html
 import gradio as gr
 
 from app import render
-from app.messages import public_text
+from app.messages import public_text, user_errors
 from srcore.methods.base import Upscaler
 from srcore.registry import all_methods
 
@@ -82,4 +82,4 @@ def build() -> None:
                 "(BT.601 Y, `scale` px shaved) by `python -m srcore bench`.")
     refresh = gr.Button("Refresh availability", size="sm")
     cards = gr.Markdown(all_cards(), elem_id="model-cards")
-    refresh.click(all_cards, None, [cards], api_visibility="private")
+    refresh.click(user_errors(all_cards), None, [cards], api_visibility="private")

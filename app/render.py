@@ -61,11 +61,11 @@ def metrics_table(rows: list[dict[str, Any]], mode: str) -> Styler:
     cols = [COL_METHOD, COL_ID, *([COL_PSNR, COL_SSIM, lp] if mode == "reference" else []), COL_SECONDS, COL_SIZE]
     if any(r.get("error") for r in rows):
         cols.append(COL_ERROR)  # only when something failed: an empty column just squeezes the others
-    df = pd.DataFrame(records, columns=[*cols, COL_ERROR])[cols]
+    df = pd.DataFrame(records, columns=list(dict.fromkeys([*cols, COL_ERROR])))[cols]
     for c in (COL_PSNR, COL_SSIM, lp, COL_SECONDS):
         if c in df:
             df[c] = pd.to_numeric(df[c], errors="coerce")
-    styler = df.style.format({COL_PSNR: "{:.2f}", COL_SSIM: "{:.4f}", lp: "{:.4f}", COL_SECONDS: "{:.3f}"}, na_rep="—")
+    styler = df.style.format({COL_PSNR: "{:.2f}", COL_SSIM: "{:.4f}", lp: "{:.4f}", COL_SECONDS: "{:.4f}"}, na_rep="—")
     return _highlight(styler, df, [COL_PSNR, COL_SSIM], [lp, COL_SECONDS] if mode == "reference" else [COL_SECONDS])
 
 
@@ -136,12 +136,13 @@ def bench_table(df: pd.DataFrame, variant: str | None) -> Styler:
     )[[COL_METHOD, COL_ID, COL_PSNR, COL_SSIM, lp, "s / image ↓"]]
     for c in (COL_PSNR, COL_SSIM, lp, "s / image ↓"):
         shown[c] = pd.to_numeric(shown[c], errors="coerce")
-    styler = shown.style.format({COL_PSNR: "{:.2f}", COL_SSIM: "{:.4f}", lp: "{:.4f}", "s / image ↓": "{:.3f}"}, na_rep="—")
+    styler = shown.style.format({COL_PSNR: "{:.2f}", COL_SSIM: "{:.4f}", lp: "{:.4f}", "s / image ↓": "{:.4f}"}, na_rep="—")
     return _highlight(styler, shown, [COL_PSNR, COL_SSIM], [lp, "s / image ↓"])
 
 
 def _scatter(ax: Any, xs: list[float], ys: list[float], names: list[str]) -> None:
     ax.scatter(xs, ys, s=60, c=[f"C{i % 10}" for i in range(len(xs))], zorder=3)
+    ax.margins(x=0.25, y=0.15)  # room for the method names next to the points
     for x, y, n in zip(xs, ys, names, strict=False):
         ax.annotate(n, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=9)
     ax.grid(True, alpha=0.3)

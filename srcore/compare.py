@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -167,10 +168,14 @@ def run_one(
     options: dict[str, Any] | None = None,
     tile: int | None = None,
     allow_files: bool = True,
+    allowed_dirs: list[Path] | None = None,
 ) -> MethodResult:
-    """Run one method on a prepared input; failures become a result with ``error`` set."""
+    """Run one method on a prepared input; failures become a result with ``error`` set.
+
+    ``allow_files``/``allowed_dirs`` gate ``file:`` models (the UI restricts them to operator folders).
+    """
     try:
-        method = get_method(method_id, allow_files=allow_files)
+        method = get_method(method_id, allow_files=allow_files, allowed_dirs=allowed_dirs)
     except SRError as exc:
         return MethodResult(method_id, method_id, error=str(exc))
     opts = {k: v for k, v in (options or {}).items() if k in {o.name for o in method.options}}
@@ -212,6 +217,7 @@ def iter_compare(
     lpips: bool = True,
     tile: int | None = None,
     allow_files: bool = True,
+    allowed_dirs: list[Path] | None = None,
 ) -> Iterator[tuple[Prepared, str | None, MethodResult]]:
     """Yield ``(prepared, lpips_variant, result)`` as each method finishes (the UI streams these)."""
     if not method_ids:
@@ -219,7 +225,7 @@ def iter_compare(
     prep = prepare(image, scale, mode)
     lpips_fn, variant = _lpips_for(prep, lpips)
     for mid in method_ids:
-        yield prep, variant, run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files)
+        yield prep, variant, run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs)
 
 
 def compare(
@@ -232,6 +238,7 @@ def compare(
     tile: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     allow_files: bool = True,
+    allowed_dirs: list[Path] | None = None,
 ) -> Comparison:
     """Run every method and collect a :class:`Comparison`."""
     if not method_ids:
@@ -240,7 +247,7 @@ def compare(
     lpips_fn, variant = _lpips_for(prep, lpips)
     results: list[MethodResult] = []
     for i, mid in enumerate(method_ids):
-        results.append(run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files))
+        results.append(run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs))
         if progress:
             progress(i + 1, len(method_ids), mid)
     return Comparison(prep, results, variant)

@@ -69,10 +69,12 @@ def upscaler_for(arch: str, weights: Path, model: nn.Module, scale: int):
     return lambda lr: run_network(m, lr, scale, 0, 0, 1.0, dev)
 
 
-def measure(fn, bench_root: Path, scale: int, datasets: list[str]) -> dict[str, dict[str, Any]]:
+def measure(fn, bench_root: Path, scale: int, datasets: list[str], vgg: bool = False) -> dict[str, dict[str, Any]]:
+    """Mean PSNR-Y / SSIM-Y / LPIPS (and, for perceptual models, LPIPS on VGG too) per dataset."""
     from srcore.lpips import get_lpips
 
     lpips = get_lpips("alex")
+    lpips_vgg = get_lpips("vgg") if vgg else None
     out: dict[str, dict[str, Any]] = {}
     for ds in datasets:
         folder = bench_root / ds / f"x{scale}"
@@ -82,7 +84,11 @@ def measure(fn, bench_root: Path, scale: int, datasets: list[str]) -> dict[str, 
         for item in load_dataset(folder, scale):
             t0 = time.perf_counter()
             sr = fn(item.lr)
-            rows.append({**score(sr, item.hr, scale, lpips), "seconds": time.perf_counter() - t0})
+            secs = time.perf_counter() - t0
+            row = {**score(sr, item.hr, scale, lpips), "seconds": secs}
+            if lpips_vgg is not None:
+                row["lpips_vgg"] = lpips_vgg(sr, item.hr)
+            rows.append(row)
         out[ds] = {
             "psnr_y": round(float(np.mean([r["psnr_y"] for r in rows])), 3),
             "ssim_y": round(float(np.mean([r["ssim_y"] for r in rows])), 4),
@@ -92,6 +98,9 @@ def measure(fn, bench_root: Path, scale: int, datasets: list[str]) -> dict[str, 
             "images": len(rows),
             "convention": "PSNR-Y/SSIM-Y on BT.601 Y (16-235), scale px shaved; LR = MATLAB bicubic files",
         }
+        if lpips_vgg is not None:
+            out[ds]["lpips_vgg"] = round(float(np.mean([r["lpips_vgg"] for r in rows])), 4)
+            out[ds]["lpips_vgg_variant"] = lpips_vgg.variant
     return out
 
 
@@ -153,6 +162,59 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
     return card_path
 
 
+def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | None = DEFAULT_BENCH,
+                 datasets: tuple[str, ...] = ("Set5", "Set14"), strengths: tuple[float, ...] = (0.0, 0.5, 1.0)) -> Path:
+    """Export a train.srgan run: ``srgan_x4`` (GAN generator) + ``srgan_x4_psnr`` (the PSNR generator it
+    started from - the strength dial interpolates between these two, so they must share their origin)."""
+    ck_path = run / f"{which}.pt"
+    if not ck_path.is_file():
+        raise SystemExit(f"{ck_path} not found")
+    ck = load_checkpoint(ck_path)
+    if ck.get("kind") != "srgan":
+        raise SystemExit(f"{run} is not a train.srgan run")
+    to.mkdir(parents=True, exist_ok=True)
+    cfg = ck["model_config"]
+    cards = {}
+    for name, state in (("srgan_x4_psnr", ck["init_model"]), ("srgan_x4", ck["model"])):
+        model = build_model("edsr", 4, **cfg)
+        model.load_state_dict(state)
+        path = to / f"{name}.safetensors"
+        save_safetensors(model, path)
+        cards[name] = {"name": name, "arch": "edsr", "scale": 4, "file": path.name, "sha256": sha256_file(path),
+                       "bytes": path.stat().st_size, "params": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+                       "model_config": model.config}
+    config_file = run / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    cards["srgan_x4"]["training"] = {
+        "kind": "SRGAN fine-tuning of the PSNR-trained generator (srgan_x4_psnr)",
+        "data_description": "291 images: T91 + BSD200; LR by MATLAB-style bicubic",
+        "iterations": int(ck["step"]), "wall_time_s": round(float(ck["wall_time"]), 1), "device": ck.get("device"),
+        "content": config.get("content"), "content_weight": config.get("content_weight"), "adv_weight": config.get("adv_weight"),
+        "pixel_weight": config.get("pixel_weight"), "gan": config.get("gan"), "d_width": config.get("d_width"),
+        "batch": config.get("batch"), "hr_patch": config.get("patch"), "lr": config.get("lr"),
+        "command": config.get("command"), "exported_checkpoint": which,
+        "discriminator": "SRGAN paper's VGG-style D (8 conv blocks 64->512, BN, LeakyReLU, dense 1024 -> 1), width x" + str(config.get("d_width")),
+    }
+    cards["srgan_x4_psnr"]["training"] = {"kind": "PSNR-trained generator SRGAN started from", "init_file": config.get("init")}
+    if bench_root is not None and bench_root.is_dir():
+        psnr_state, gan_state = ck["init_model"], ck["model"]
+        by_strength = {}
+        for a in strengths:
+            model = build_model("edsr", 4, **cfg)
+            model.load_state_dict({k: (1 - a) * psnr_state[k].float() + a * gan_state[k].float() for k in gan_state})
+            tmp = to / f".strength_{a}.safetensors"
+            save_safetensors(model, tmp)
+            try:
+                by_strength[str(a)] = measure(upscaler_for("edsr", tmp, model, 4), bench_root, 4, list(datasets), vgg=True)
+            finally:
+                tmp.unlink(missing_ok=True)
+        cards["srgan_x4"]["metrics"] = by_strength.get("1.0", {})
+        cards["srgan_x4"]["metrics_by_strength"] = by_strength
+    for name, card in cards.items():
+        atomic_write_text(to / f"{name}.json", json.dumps(card, indent=2) + "\n")
+    return to / "srgan_x4.json"
+
+
 def _command_from_config(config: dict[str, Any]) -> str | None:
     if not config:
         return None
@@ -175,7 +237,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bench", type=Path, default=DEFAULT_BENCH, help="benchmark root with Set5/Set14 (measured into the card)")
     p.add_argument("--no-bench", action="store_true", help="do not measure (card without metrics)")
     args = p.parse_args(argv)
-    card = export_run(args.run, args.to, args.which, args.name, None if args.no_bench else args.bench)
+    bench = None if args.no_bench else args.bench
+    ck = load_checkpoint(args.run / f"{args.which}.pt")
+    if ck.get("kind") == "srgan":
+        card = export_srgan(args.run, args.to, args.which, bench)
+    else:
+        card = export_run(args.run, args.to, args.which, args.name, bench)
     data = json.loads(card.read_text())
     print(f"wrote {args.to / data['file']} and {card}")
     for ds, m in data.get("metrics", {}).items():

@@ -39,7 +39,6 @@ from train.common import (
     set_rng_state,
     setup_runtime,
     teardown_runtime,
-
 )
 from train.data import PatchSampler, load_validation
 from train.discriminator import SRGANDiscriminator

@@ -65,7 +65,7 @@ class TorchUpscaler(Upscaler):
 
     def __post_init__(self) -> None:
         self._models: dict[Any, nn.Module] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a build() may itself read cached state
         self.device = default_device()
 
     def _get(self, key: Any, build: Callable[[], nn.Module]) -> nn.Module:
