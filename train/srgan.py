@@ -212,9 +212,9 @@ def main(argv: list[str] | None = None) -> None:
             scaler.step(opt_g)
             for p in d.parameters():
                 p.requires_grad_(True)
-            sums["content"] = sums.get("content", 0.0) + float(c_loss)
-            sums["adv"] = sums.get("adv", 0.0) + float(adv)
-            sums["pixel"] = sums.get("pixel", 0.0) + float(pix)
+            sums["content"] = sums.get("content", 0.0) + float(c_loss.detach())
+            sums["adv"] = sums.get("adv", 0.0) + float(adv.detach())
+            sums["pixel"] = sums.get("pixel", 0.0) + float(pix.detach())
 
         # --- discriminator
         with torch.autocast(rt.device.type, dtype=amp_dtype, enabled=amp_on):
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         sched_d.step()
         step += 1
         bar.update(1)
-        sums["d_loss"] = sums.get("d_loss", 0.0) + float(d_loss)
+        sums["d_loss"] = sums.get("d_loss", 0.0) + float(d_loss.detach())
         sums["d_real"] = sums.get("d_real", 0.0) + float(torch.sigmoid(d_real).mean())
         sums["d_fake"] = sums.get("d_fake", 0.0) + float(torch.sigmoid(d_fake).mean())
         sums["n"] = sums.get("n", 0.0) + 1
