@@ -5,6 +5,7 @@ Kept deliberately plain (nanoGPT-style): no registries, no YAML, one function pe
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import random
@@ -151,3 +152,26 @@ class WallClock:
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
+
+
+def add_run_args(p: argparse.ArgumentParser, batch: int, val_every: int, ckpt_every: int, log_every: int) -> None:
+    """Options every training loop shares: data, run folder, device/precision, resume and stopping."""
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="training image folders (searched recursively)")
+    p.add_argument("--val", type=Path, help="validation folder (HR/ + LR/, or plain images)")
+    p.add_argument("--val-limit", type=int, default=None, help="use only the first N validation images")
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, TensorBoard events")
+    p.add_argument("--batch", type=int, default=batch, help="patches per step, per process")
+    p.add_argument("--patch", type=int, default=96, help="HR patch side in pixels")
+    p.add_argument("--lr-min", type=float, default=1e-6, help="learning rate at the end of the cosine schedule")
+    p.add_argument("--val-every", type=int, default=val_every)
+    p.add_argument("--ckpt-every", type=int, default=ckpt_every)
+    p.add_argument("--log-every", type=int, default=log_every)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
+                   help="mixed precision: auto = on for CUDA; bf16 also pays off on AVX512-BF16 CPUs")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on recent GPUs)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt: step, optimisers, schedules, RNG")
+    p.add_argument("--stop-at", type=int, help="stop (with a checkpoint) at this step without changing the schedule")
+    p.add_argument("--time-limit", type=float, help="stop (with a checkpoint) after this many minutes of this invocation")

@@ -28,6 +28,7 @@ from srcore.models.luma import luma_upscale
 from train.common import (
     Runtime,
     WallClock,
+    add_run_args,
     atomic_save,
     load_checkpoint,
     make_logger,
@@ -46,29 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--arch", required=True, choices=["edsr", "espcn", "fsrcnn"])
     p.add_argument("--scale", type=int, required=True, choices=[2, 3, 4])
     p.add_argument("--model-config", default="{}", help='JSON overrides of the architecture, e.g. \'{"n_blocks": 8}\'')
-    p.add_argument("--data", type=Path, nargs="+", required=True, help="training image folders (searched recursively)")
-    p.add_argument("--val", type=Path, help="validation folder (HR/ + LR/, or plain images)")
-    p.add_argument("--val-limit", type=int, default=None, help="use only the first N validation images")
-    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, TensorBoard events")
     p.add_argument("--iters", type=int, default=20000, help="total optimiser steps (the schedule spans these)")
-    p.add_argument("--batch", type=int, default=16, help="patches per step, per process")
-    p.add_argument("--patch", type=int, default=96, help="HR patch side in pixels")
     p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--lr-min", type=float, default=1e-6)
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     p.add_argument("--loss", choices=["l1", "mse"], default="l1")
-    p.add_argument("--val-every", type=int, default=1000)
-    p.add_argument("--ckpt-every", type=int, default=250)
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto")
-    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on recent GPUs)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
     p.add_argument("--init", type=Path, help="initialise weights from this file (e.g. x2 weights for x4; mismatched layers are skipped)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt: step, optimiser, schedule, RNG")
-    p.add_argument("--stop-at", type=int, help="stop (with a checkpoint) at this step without changing the schedule")
-    p.add_argument("--time-limit", type=float, help="stop (with a checkpoint) after this many minutes of this invocation")
+    add_run_args(p, batch=16, val_every=1000, ckpt_every=250, log_every=50)
     return p.parse_args(argv)
 
 

@@ -31,6 +31,7 @@ from srcore.models import EDSR
 from srcore.weights_io import load_state_dict
 from train.common import (
     WallClock,
+    add_run_args,
     atomic_save,
     load_checkpoint,
     make_logger,
@@ -49,16 +50,9 @@ from train.sr import lr_lambda
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.srgan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--init", type=Path, required=True, help="PSNR-trained EDSR x4 generator (.safetensors or a train.sr run's .pt)")
-    p.add_argument("--data", type=Path, nargs="+", required=True)
-    p.add_argument("--val", type=Path, help="validation folder (HR/ + LR/ or plain images)")
-    p.add_argument("--val-limit", type=int, default=None)
-    p.add_argument("--out", type=Path, required=True)
     p.add_argument("--iters", type=int, default=20000)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--patch", type=int, default=96)
     p.add_argument("--lr", type=float, default=1e-4, help="generator learning rate")
     p.add_argument("--d-lr", type=float, default=1e-4, help="discriminator learning rate")
-    p.add_argument("--lr-min", type=float, default=1e-6)
     p.add_argument("--content", choices=CONTENT_CHOICES, default="st-vgg16")
     p.add_argument("--content-weight", type=float, default=1.0)
     p.add_argument("--adv-weight", type=float, default=1e-3)
@@ -66,18 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gan", choices=["vanilla", "ragan"], default="ragan")
     p.add_argument("--d-width", type=int, default=64, help="discriminator base width (paper: 64)")
     p.add_argument("--d-warmup", type=int, default=200, help="steps training only D before G gets adversarial gradients")
-    p.add_argument("--val-every", type=int, default=500)
-    p.add_argument("--ckpt-every", type=int, default=100)
-    p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--image-every", type=int, default=500, help="TensorBoard sample grid every N steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto")
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--stop-at", type=int)
-    p.add_argument("--time-limit", type=float, help="minutes for this invocation")
+    add_run_args(p, batch=8, val_every=500, ckpt_every=100, log_every=20)
     return p.parse_args(argv)
 
 
