@@ -158,14 +158,26 @@ def load_image(source: str | Path | bytes, name: str | None = None, pixel_limit:
     return LoadedImage(np.ascontiguousarray(rgb), alpha, notes, name)
 
 
+_NO_ALPHA_SUFFIXES = {".jpg", ".jpeg", ".bmp", ".ppm", ".pgm"}
+
+
 def save_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> Path:
-    """Write a lossless PNG (or whatever the suffix says), re-attaching alpha when given."""
+    """Write the image in the format the suffix names (PNG recommended: lossless), re-attaching alpha.
+
+    Formats without an alpha channel (JPEG, BMP) get the RGB only. Unknown suffixes or unwritable
+    places raise :class:`InputImageError` with the reason instead of a Pillow traceback.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if alpha is not None:
-        Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(path)
-    else:
-        Image.fromarray(rgb, "RGB").save(path)
+    if path.suffix.lower() in _NO_ALPHA_SUFFIXES:
+        alpha = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img = Image.fromarray(np.dstack([rgb, alpha]), "RGBA") if alpha is not None else Image.fromarray(rgb, "RGB")
+        img.save(path)
+    except ValueError as exc:  # Pillow: unknown extension
+        raise InputImageError(f"cannot write {path}: {exc} (use .png for lossless output)") from None
+    except OSError as exc:
+        raise InputImageError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

@@ -201,3 +201,10 @@ def test_folder_upscale_with_progress_and_skips(tmp_path: Path, capsys, astronau
     code, out, err = run_cli(["upscale", str(src), "-m", "bicubic", "-s", "3", "-o", str(tmp_path / "out")], capsys)
     assert code == 0 and "wrote 3 image(s)" in out and "1 skipped" in out
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
+
+
+def test_output_format_errors_are_clear(rgb_png: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(["upscale", str(rgb_png), "-m", "bicubic", "-s", "2", "-o", str(tmp_path / "o.xyz")], capsys)
+    assert code == 2 and "cannot write" in err and err.count("\n") == 1
+    code, _, _ = run_cli(["upscale", str(rgb_png), "-m", "bicubic", "-s", "2", "-o", str(tmp_path / "o.jpg")], capsys)
+    assert code == 0 and Image.open(tmp_path / "o.jpg").size == (80, 96)

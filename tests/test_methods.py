@@ -121,3 +121,38 @@ def test_download_verifies_then_renames(tmp_path) -> None:
         download_file(WeightFile("bad.bin", src.as_uri(), "0" * 64), dest, progress=False)
     assert not (dest / "bad.bin").exists()
     assert not list(dest.glob("*.part"))
+
+
+def test_shipped_espcn_runs_through_opencv(astronaut) -> None:
+    """Our own ESPCN ships as a .pb that cv2.dnn_superres runs offline, with a model card."""
+    from srcore.weights import load_card
+
+    card = load_card("espcn_x4")
+    if card is None:
+        pytest.skip("espcn_x4 not shipped in assets/")
+    m = get_method("espcn")
+    assert m.availability(4) and 4 in m.available_scales()
+    assert card["arch"] == "espcn" and card["metrics"]["Set5"]["psnr_y"] >= 29.8
+    out = m.upscale(astronaut[:30, :40], 4)
+    assert out.shape == (120, 160, 3)
+
+
+def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch) -> None:
+    import json
+    import shutil
+
+    from srcore.paths import ASSETS_DIR
+
+    if not (ASSETS_DIR / "espcn_x4.json").is_file():
+        pytest.skip("espcn_x4 not shipped in assets/")
+    card = json.loads((ASSETS_DIR / "espcn_x4.json").read_text())
+    shutil.copy(ASSETS_DIR / "espcn_x4.json", tmp_path / "espcn_x4.json")
+    data = bytearray((ASSETS_DIR / card["file"]).read_bytes())
+    data[-10] ^= 0xFF
+    (tmp_path / card["file"]).write_bytes(bytes(data))
+    monkeypatch.setattr("srcore.weights.ASSETS_DIR", tmp_path)
+    from srcore.methods.opencv_dnn import opencv_methods
+
+    espcn = next(m for m in opencv_methods() if m.id == "espcn")
+    avail = espcn.availability(4)
+    assert not avail and "SHA-256 does not match" in avail.reason
