@@ -29,7 +29,7 @@ class CompareAPI:
     def __init__(self, cfg: AppConfig) -> None:
         self.cfg = cfg
 
-    def compare(self, image: str | None, scale: float, methods: list[str] | str | None, mode: str | None) -> tuple[dict[str, Any], Styler]:
+    def compare(self, image: bytes | str | None, scale: float, methods: list[str] | str | None, mode: str | None) -> tuple[dict[str, Any], Styler]:
         """Compare methods on one image.
 
         image: the image file. scale: 2, 3 or 4. methods: method ids (see the Models tab), e.g. ["bicubic", "dnn-espcn"].
@@ -53,7 +53,8 @@ class CompareAPI:
     def build(self) -> None:
         """Hidden components + button: the endpoint's typed inputs/outputs, invisible in the page."""
         with gr.Column(visible=False):
-            image = gr.File(label="image", type="filepath")
+            # binary, not filepath: Gradio 6 leaves an empty temp file behind per filepath-type call
+            image = gr.File(label="image", type="binary")
             scale = gr.Number(label="scale", value=4, precision=0)
             methods = gr.Dropdown(label="methods", choices=method_ids(), multiselect=True, allow_custom_value=True)
             mode = gr.Textbox(label="mode", value="reference")

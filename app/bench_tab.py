@@ -6,6 +6,7 @@ a private per-request folder.
 """
 
 from __future__ import annotations
+import io
 
 import re
 import zipfile
@@ -76,16 +77,16 @@ def resolve_folder(root: Path, scale: int) -> tuple[Path, str | None]:
     return root, None
 
 
-def extract_zip(zip_path: str, dest: Path, max_pixels: int) -> Path:
+def extract_zip(zip_path: str | bytes, dest: Path, max_pixels: int) -> Path:
     """Unpack image files only, flattened into ``dest`` (or ``dest/HR``, ``dest/LR`` when the zip has such folders).
 
     Never trusts member names (no absolute paths, no ``..``), caps member count and total size
     (zip bombs), and checks every image's size from its header with srcore's loader limit.
     """
     try:
-        zf = zipfile.ZipFile(zip_path)
+        zf = zipfile.ZipFile(io.BytesIO(zip_path) if isinstance(zip_path, bytes) else zip_path)
     except (zipfile.BadZipFile, OSError):
-        raise InputImageError(f"{Path(zip_path).name}: not a zip file") from None
+        raise InputImageError(f"{'the upload' if isinstance(zip_path, bytes) else Path(zip_path).name}: not a zip file") from None
     with zf:
         members = [i for i in zf.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_SUFFIXES
                    and not PurePosixPath(i.filename).name.startswith(".") and "__MACOSX" not in i.filename]
@@ -128,7 +129,7 @@ class BenchTab:
     def run(
         self,
         dataset: str,
-        upload: str | None,
+        upload: str | bytes | None,
         scale: int,
         methods: list[str] | None,
         limit: float | None,
@@ -147,7 +148,7 @@ class BenchTab:
                 raise SRError("upload a zip of images first (or pick a dataset)")
             progress(0.0, desc="Unpacking the zip")
             folder = extract_zip(upload, run_dir / "data", self.cfg.max_pixels)
-            title = Path(upload).name
+            title = "uploaded zip" if isinstance(upload, bytes) else Path(upload).name
         else:
             ds = next((d for d in self.datasets if d.name == dataset), None)
             if ds is None:
@@ -188,7 +189,7 @@ class BenchTab:
             with gr.Column(scale=1, min_width=320):
                 dataset = gr.Radio([*names, UPLOAD], value=names[0] if names else UPLOAD, label="Dataset", elem_id="bench-dataset",
                                    info="HR/ + LR/ pairs are used as given; plain images are degraded with MATLAB-style bicubic.")
-                upload = gr.File(label="Zip of images (optional HR/ and LR/ folders)", file_types=[".zip"], type="filepath",
+                upload = gr.File(label="Zip of images (optional HR/ and LR/ folders)", file_types=[".zip"], type="binary",
                                  visible=not names, elem_id="bench-upload")
                 scale = gr.Radio(list(SCALES), value=default_scale, label="Scale")
                 methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=default_methods(default_scale), label="Methods")

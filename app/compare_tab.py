@@ -66,10 +66,12 @@ def parse_methods(methods: list[str] | str | None) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def load_input(path: str | None, max_pixels: int) -> Any:
-    """The uploaded file through srcore's loader (alpha, 16-bit, EXIF, size limit), named by its file name."""
+def load_input(path: str | bytes | None, max_pixels: int) -> Any:
+    """The uploaded file (a path, or the bytes of an API upload) through srcore's loader (alpha, 16-bit, EXIF, size limit)."""
     if not path:
         raise SRError("upload an image (or pick an example) first")
+    if isinstance(path, bytes):
+        return load_image(path, name="upload", pixel_limit=max_pixels)
     return load_image(path, name=Path(path).name, pixel_limit=max_pixels)
 
 

@@ -46,6 +46,8 @@ if str(REPO) not in sys.path:  # run as `python benchmarks/memory.py` from anywh
 GNU_TIME = Path("/usr/bin/time")
 DEFAULT_LIMIT_MB = 4096
 MB = 1024 * 1024
+#: The CLI's imports for a torch method, without running anything: the baseline RSS.
+BASELINE_CODE = "import srcore.cli, srcore.registry, srcore.methods.torch_sr, srcore.imageio; srcore.registry.all_methods()"
 _MAXRSS_RE = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
 
 
@@ -146,12 +148,23 @@ def run_measured(command: list[str], timeout: float, use_gnu_time: bool, env: di
             "measured_with": "/usr/bin/time -v" if use_gnu_time else "psutil polling (0.05 s)", "stdout": out, "stderr": err}
 
 
+def auto_tile_estimate(method: str, scale: int) -> int | None:
+    """The tile side the CLI's automatic choice gives EDSR here (it depends on free memory, so: an estimate)."""
+    if method not in {"edsr", "edsr-official"}:
+        return None
+    from srcore.methods.torch_sr import edsr_bytes_per_pixel
+    from srcore.tiling import auto_tile
+
+    return auto_tile(edsr_bytes_per_pixel(64, scale), "cpu")
+
+
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from the PNG header, without decoding a 8000x8000 image."""
     if not path.is_file():
         return None
     from PIL import Image
 
+    Image.MAX_IMAGE_PIXELS = None  # our own output; x4 of a 2400px input would trip the decompression-bomb guard
     with Image.open(path) as im:
         return im.size
 
@@ -195,11 +208,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not use_gnu and not args.psutil:
             print("note: GNU /usr/bin/time not found (Debian: apt-get install -y time); polling RSS with psutil instead", flush=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if not args.allow_gpu:  # the target is CPU memory; on a GPU machine the network would run on the GPU
+            env["CUDA_VISIBLE_DEVICES"] = ""
         if method == "edsr-official" and note:  # only our stand-in: a real full EDSR in the user cache would be preferred
             env["XDG_CACHE_HOME"] = str(work / "xdg")
             env.pop("SRCORE_MODELS", None)
         shown = ["python", *command[1:]]
         print(f"running: {' '.join(shown)}", flush=True)
+        # What the interpreter, torch and srcore cost before any pixel is touched, to tell it apart from the upscale.
+        base = run_measured([sys.executable, "-c", BASELINE_CODE], 300, use_gnu, env)
+        base_mb = base["peak_rss"] / MB if base["returncode"] == 0 and base["peak_rss"] else None
         r = run_measured(command, args.timeout, use_gnu, env)
         want = (args.size * args.scale, args.size * args.scale)
         got = image_size(dst) if r["returncode"] == 0 else None
@@ -227,7 +245,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "expected_output_size": f"{want[0]}x{want[1]}",
             "output_bytes": dst.stat().st_size if dst.is_file() else None,
             "tile": args.tile if args.tile is not None else "auto",
+            "auto_tile_estimate": auto_tile_estimate(method, args.scale) if args.tile is None else None,
             "peak_rss_mb": round(peak_mb, 1) if peak_mb is not None else None,
+            "baseline_rss_mb": round(base_mb, 1) if base_mb is not None else None,
+            "upscale_rss_mb": round(peak_mb - base_mb, 1) if peak_mb is not None and base_mb is not None else None,
+            "device": "gpu allowed" if args.allow_gpu else "cpu",
             "limit_mb": args.limit_mb,
             "wall_s": round(r["wall_s"], 1),
             "measured_with": r["measured_with"],
@@ -253,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-mb", type=float, default=DEFAULT_LIMIT_MB, help=f"fail above this peak RSS (default {DEFAULT_LIMIT_MB} MB)")
     p.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds (default 3600)")
     p.add_argument("--psutil", action="store_true", help="poll with psutil even when GNU time is available")
+    p.add_argument("--allow-gpu", action="store_true", help="let the upscale use a GPU (default: CPU only, CUDA_VISIBLE_DEVICES='')")
     p.add_argument("--keep-output", type=Path, help="copy the upscaled PNG here")
     p.add_argument("--json", type=Path, help="write the figures here")
     return p
@@ -269,8 +292,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     peak = f"{res['peak_rss_mb']:.0f} MB" if res["peak_rss_mb"] is not None else "unknown"
-    print(f"method {res['method']} x{res['scale']}, input {res['input_size']}, tile {res['tile']}, {res['cpu_count']} CPUs")
+    tile = f"auto (~{res['auto_tile_estimate']} px)" if res["auto_tile_estimate"] else res["tile"]
+    print(f"method {res['method']} x{res['scale']}, input {res['input_size']}, tile {tile}, {res['cpu_count']} CPUs")
     print(f"peak RSS: {peak} (limit {res['limit_mb']:.0f} MB; {res['measured_with']})")
+    if res["baseline_rss_mb"] is not None and res["upscale_rss_mb"] is not None:
+        print(f"  of which interpreter + torch + srcore imports: {res['baseline_rss_mb']:.0f} MB; the upscale itself: {res['upscale_rss_mb']:.0f} MB")
     print(f"wall time: {res['wall_s']:.1f} s")
     out_mb = f", {res['output_bytes'] / MB:.1f} MB PNG" if res["output_bytes"] else ""
     print(f"output: {res['output_size'] or 'none'} (expected {res['expected_output_size']}){out_mb}")

@@ -46,10 +46,13 @@ def test_isolation_check_catches_another_users_answer(load: ModuleType) -> None:
     assert load.check_report(_report(27.5), methods, 27.5, {26.1: "crop001.png"}) == (None, True)
     error, isolated = load.check_report(_report(26.1), methods, 27.5, {26.1: "crop001.png"})
     assert isolated is False and "crop001.png" in error
+    # Another method failing is a failure, but the isolation verdict still comes from the bicubic row.
     error, isolated = load.check_report(_report(27.5, error="boom"), methods, 27.5, {})
-    assert isolated is None and "lanczos: boom" in error
+    assert isolated is True and "lanczos: boom" in error
     error, _ = load.check_report(_report(27.5, methods=("bicubic",)), methods, 27.5, {})
     assert "no result row for lanczos" in error
+    error, isolated = load.check_report({"results": []}, methods, 27.5, {})
+    assert isolated is None and "no result row for bicubic, lanczos" in error
 
 
 def test_each_client_gets_a_distinct_image(load: ModuleType) -> None:
@@ -61,8 +64,8 @@ def test_each_client_gets_a_distinct_image(load: ModuleType) -> None:
 @pytest.mark.slow
 def test_three_clients_two_rounds(tmp_path: Path) -> None:
     out = tmp_path / "load.json"
-    cmd = [sys.executable, str(SCRIPT), "--clients", "3", "--rounds", "2", "--timeout", "150", "--json", str(out)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+    cmd = [sys.executable, str(SCRIPT), "--clients", "3", "--rounds", "2", "--timeout", "300", "--json", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     res = json.loads(out.read_text())
 
@@ -79,7 +82,6 @@ def test_three_clients_two_rounds(tmp_path: Path) -> None:
     # Data files (uploads, outputs): the same 3 images again add nothing (Gradio stores uploads by content hash).
     assert last["files"] - last["empty"] == first["files"] - first["empty"], tf
     assert last["bytes"] <= first["bytes"] + 1024 * 1024, tf
-    # Known Gradio 6 leak: gr.File(type="filepath") leaves one empty tmp* file per call (see benchmarks/README.md);
-    # at most that - a second per-request file would mean the app itself leaks.
-    assert last["empty"] - tf["gradio_idle"]["empty"] <= res["requests_sent"], tf
+    # Gradio 6's gr.File(type="filepath") leaves an empty tmp* file per call; the API takes bytes to avoid it.
+    assert last["empty"] == first["empty"], tf
     assert [s["files"] for s in tf["scratch_after_round"]] == [tf["scratch_idle"]["files"]] * 2, tf
