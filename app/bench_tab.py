@@ -6,8 +6,8 @@ a private per-request folder.
 """
 
 from __future__ import annotations
-import io
 
+import io
 import re
 import zipfile
 from dataclasses import dataclass
