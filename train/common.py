@@ -118,6 +118,16 @@ def atomic_save(obj: Any, path: Path) -> None:
         raise
 
 
+def remove_stale_temps(out: Path) -> int:
+    """Delete half-written checkpoint temp files a killed run left behind (SIGKILL skips cleanup)."""
+    n = 0
+    if out.is_dir():
+        for p in out.glob(".*.pt.*.tmp"):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a training checkpoint; they hold only tensors and plain containers, so no pickle code runs."""
     return torch.load(path, map_location=map_location, weights_only=True)

@@ -35,6 +35,7 @@ from train.common import (
     atomic_save,
     load_checkpoint,
     make_logger,
+    remove_stale_temps,
     rng_state,
     seed_everything,
     set_rng_state,
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     rt = setup_runtime(args.device, args.amp)
     log = make_logger(args.out, rt.is_main)
+    if rt.is_main and (n := remove_stale_temps(args.out)):
+        log.info(f"removed {n} half-written checkpoint file(s) left by an interrupted run")
     seed_everything(args.seed + rt.rank)
 
     init_state = load_generator_init(args.init)
