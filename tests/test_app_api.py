@@ -104,7 +104,8 @@ def test_non_image_upload_is_a_clear_error(client: Any, tmp_path: Path) -> None:
 
     bogus = tmp_path / "notes.png"
     bogus.write_text("this is not an image\n")
-    with pytest.raises(AppError, match="notes.png: not an image file"):
+    # the API takes the upload as bytes (see app/api.py), so the message names it "upload"
+    with pytest.raises(AppError, match="upload: not an image file"):
         _call(client, bogus, 4, ["bicubic"], "reference")
 
 
