@@ -45,7 +45,7 @@ def run_network(
 
     def run(patch: np.ndarray) -> np.ndarray:
         h, w = patch.shape[:2]
-        x = torch.from_numpy(np.ascontiguousarray(patch)).to(device).permute(2, 0, 1)[None]
+        x = torch.from_numpy(np.array(patch, order="C", copy=True)).to(device).permute(2, 0, 1)[None]
         x = x.half() if half else x.float()
         x = x / 255.0
         ph, pw = (-h) % multiple_of, (-w) % multiple_of
