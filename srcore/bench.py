@@ -81,15 +81,20 @@ def run_bench(
     options: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     tile: int | None = None,
+    lpips_net: str = "alex",
 ) -> BenchResult:
-    """Benchmark ``method_ids``; unavailable methods land in ``skipped`` with the reason."""
+    """Benchmark ``method_ids``; unavailable methods land in ``skipped`` with the reason.
+
+    ``lpips_net`` picks the LPIPS backbone (``alex`` or ``vgg``): a perceptually trained model is
+    judged on both, so one tuned to a single distance cannot pass for better.
+    """
     images = load_dataset(data, scale, limit) if isinstance(data, (str, Path)) else data
     lpips_fn, variant = None, None
     if lpips:
         try:
             from srcore.lpips import get_lpips
 
-            lpips_fn = get_lpips("alex")
+            lpips_fn = get_lpips(lpips_net)
             variant = lpips_fn.variant
         except Exception:  # reported as variant None / lpips None
             lpips_fn = None

@@ -171,7 +171,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bar.set_postfix_str(mid)
         bar.update(done - bar.n)
 
-    res = run_bench(Path(args.data), args.scale, ids, args.limit, not args.no_lpips, _options(args, ids), progress, args.tile)
+    res = run_bench(Path(args.data), args.scale, ids, args.limit, not args.no_lpips, _options(args, ids), progress, args.tile,
+                    lpips_net=args.lpips_net)
     bar.close()
     for mid, why in res.skipped.items():
         print(f"skipped {mid}: {why}", file=sys.stderr)
@@ -254,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write results JSON here")
     s.add_argument("--limit", type=int, help="use only the first N images")
     s.add_argument("--no-lpips", action="store_true")
+    s.add_argument("--lpips-net", choices=["alex", "vgg"], default="alex", help="LPIPS backbone (default alex)")
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
     s.set_defaults(func=cmd_bench)

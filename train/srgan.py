@@ -73,17 +73,23 @@ def load_generator_init(path: Path) -> dict[str, torch.Tensor]:
 
 
 @torch.inference_mode()
-def validate(g: nn.Module, pairs, lpips_fn, device: torch.device) -> dict[str, float]:
+def validate(g: nn.Module, pairs, lpips_fn, device: torch.device, lpips_vgg=None) -> dict[str, float]:
+    """PSNR-Y / SSIM-Y / LPIPS (the selection metric) and, when given, a second LPIPS on VGG to watch."""
     g.eval()
-    ps, ss, lp = [], [], []
+    ps, ss, lp, lv = [], [], [], []
     for hr, lr in pairs:
         x = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].float().div(255).to(device)
         sr = g(x).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().cpu().numpy()
         ps.append(psnr_y(sr, hr, 4))
         ss.append(ssim_y(sr, hr, 4))
         lp.append(lpips_fn(sr, hr))
+        if lpips_vgg is not None:
+            lv.append(lpips_vgg(sr, hr))
     g.train()
-    return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss)), "lpips": float(np.mean(lp))}
+    out = {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss)), "lpips": float(np.mean(lp))}
+    if lv:
+        out["lpips_vgg"] = float(np.mean(lv))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         g_train = DistributedDataParallel(g, device_ids=ids)
         d_train = DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(d) if rt.device.type == "cuda" else d, device_ids=ids)
 
-    writer, val_pairs, lpips_fn = None, [], None
+    writer, val_pairs, lpips_fn, lpips_vgg = None, [], None, None
     if rt.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
@@ -147,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         (args.out / "config.json").write_text(json.dumps({**vars(args), "model": g.config, "command": command}, default=str, indent=2))
         if args.val:
             val_pairs = load_validation(args.val, 4, args.val_limit)
-            lpips_fn = get_lpips("alex")
+            lpips_fn, lpips_vgg = get_lpips("alex"), get_lpips("vgg")
         log.info(f"SRGAN: G {sum(p.numel() for p in g.parameters()) / 1e6:.2f} M, D {sum(p.numel() for p in d.parameters()) / 1e6:.2f} M, "
                  f"content {args.content}, gan {args.gan}, device {rt.device}, amp {rt.amp_dtype}, world {rt.world_size}")
 
@@ -218,8 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         step += 1
         bar.update(1)
         sums["d_loss"] = sums.get("d_loss", 0.0) + float(d_loss.detach())
-        sums["d_real"] = sums.get("d_real", 0.0) + float(torch.sigmoid(d_real).mean())
-        sums["d_fake"] = sums.get("d_fake", 0.0) + float(torch.sigmoid(d_fake).mean())
+        sums["d_real"] = sums.get("d_real", 0.0) + float(torch.sigmoid(d_real.detach()).mean())
+        sums["d_fake"] = sums.get("d_fake", 0.0) + float(torch.sigmoid(d_fake.detach()).mean())
         sums["n"] = sums.get("n", 0.0) + 1
 
         if rt.is_main and step % args.log_every == 0:
@@ -237,10 +243,11 @@ def main(argv: list[str] | None = None) -> None:
 
             writer.add_image("samples/lr_sr_hr", make_grid(grid, nrow=min(4, lr_b.shape[0])), step)
         if rt.is_main and val_pairs and (step % args.val_every == 0 or step == stop_at):
-            m = validate(g, val_pairs, lpips_fn, rt.device)
+            m = validate(g, val_pairs, lpips_fn, rt.device, lpips_vgg)
             for k, v in m.items():
                 writer.add_scalar(f"val/{k}", v, step)
-            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} {lpips_fn.variant} {m['lpips']:.4f} (best {min(best, m['lpips']):.4f})")
+            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} {lpips_fn.variant} {m['lpips']:.4f} "
+                     f"{lpips_vgg.variant} {m.get('lpips_vgg', float('nan')):.4f} (best {min(best, m['lpips']):.4f})")
             if m["lpips"] < best:
                 best = m["lpips"]
                 save(args.out / "best.pt")
