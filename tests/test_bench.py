@@ -48,3 +48,37 @@ def test_bench_plain_image_folder_degrades_itself(tmp_path) -> None:
     assert res.images == 2
     assert res.results["bicubic"]["psnr_y"] > res.results["nearest"]["psnr_y"]
     assert res.results["bicubic"]["lpips"] is None
+
+
+@needs_benchmark
+def test_bench_lpips_on_vgg_is_labelled(tmp_path) -> None:
+    """--lpips-net vgg: the second judge for perceptual models, reported under its own variant name."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "srcore", "bench", "--data", str(BENCHMARK / "Set5" / "x4"), "-s", "4", "-m", "bicubic",
+         "--limit", "2", "--lpips-net", "vgg", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["lpips_variant"] in {"LPIPS-vgg", "ST-LPIPS-vgg"}
+    assert data["lpips_variant"] in proc.stdout
+    assert 0.05 < data["results"]["bicubic"]["lpips"] < 0.8
+
+
+@needs_benchmark
+def test_crop_sheet_script(tmp_path) -> None:
+    """benchmarks/crop_sheet.py: one row per crop, HR + one column per method, PSNR in each label."""
+    from PIL import Image
+
+    out = tmp_path / "sheet.png"
+    cmd = [sys.executable, "benchmarks/crop_sheet.py", "--data", str(BENCHMARK / "Set5" / "x4"), "-s", "4",
+           "--crop", "img_001:200,200", "--crop", "img_002:100,100", "-m", "bicubic,lanczos", "--size", "32", "--zoom", "2", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    w, h = Image.open(out).size
+    tile, pad, label = 64, 6, 22
+    assert (w, h) == (3 * (tile + pad) + pad, 2 * (tile + label + pad + pad))
+    assert "img_001 lanczos: PSNR-Y" in proc.stderr
+    bad = subprocess.run([*cmd[:6], "--crop", "nosuch:1,1", "-m", "bicubic", "--out", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode != 0 and "not in" in bad.stderr and "img_001" in bad.stderr

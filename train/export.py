@@ -185,6 +185,7 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         model.load_state_dict(state)
         path = to / f"{name}.safetensors"
         save_safetensors(model, path)
+        path = _reuse_identical(path)
         cards[name] = {"name": name, "arch": "edsr", "scale": 4, "file": path.name, "sha256": sha256_file(path),
                        "bytes": path.stat().st_size, "params": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
                        "model_config": model.config}
@@ -218,6 +219,20 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
     for name, card in cards.items():
         atomic_write_text(to / f"{name}.json", json.dumps(card, indent=2) + "\n")
     return to / "srgan_x4.json"
+
+
+def _reuse_identical(path: Path) -> Path:
+    """If another weight file in the folder has the very same bytes, drop ``path`` and point at that one.
+
+    Why: SRGAN starts from our shipped ``edsr_x4``, so ``srgan_x4_psnr`` is usually byte-identical to
+    it; the card then names ``edsr_x4.safetensors`` instead of committing the same 6 MB twice.
+    """
+    digest = sha256_file(path)
+    for other in sorted(path.parent.glob("*.safetensors")):
+        if other != path and other.stat().st_size == path.stat().st_size and sha256_file(other) == digest:
+            path.unlink()
+            return other
+    return path
 
 
 def _command_from_config(config: dict[str, Any]) -> str | None:

@@ -1,0 +1,84 @@
+"""Crop sheet for the README: the same zoomed regions of several benchmark images, one row each.
+
+Why a script and not the app: the README's sheet must be reproducible from the exact command
+shown under it. Columns are HR, then every method (``id@strength`` sets srgan's strength α),
+each labelled with its full-image PSNR-Y (BT.601 Y, border shaved by the scale) so a crop that
+looks sharper can be read against what it cost in distortion.
+
+    python benchmarks/crop_sheet.py --data ../shared/data/benchmark/Set14/x4 -s 4 \\
+        --crop baboon:300,150 --crop comic:250,180 -m bicubic,edsr,srgan@0,srgan@0.5,srgan@1 \\
+        --out docs/srgan_crops.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from srcore.bench import load_dataset  # noqa: E402
+from srcore.imageio import save_image  # noqa: E402
+from srcore.metrics import psnr_y  # noqa: E402
+from srcore.registry import get_method  # noqa: E402
+from srcore.sheet import crop_sheet  # noqa: E402
+
+
+def parse_method(spec: str) -> tuple[str, dict[str, float], str]:
+    """``srgan@0.5`` -> ("srgan", {"strength": 0.5}, "srgan α=0.5")."""
+    mid, _, strength = spec.partition("@")
+    if not strength:
+        return mid, {}, mid
+    return mid, {"strength": float(strength)}, f"{mid} α={float(strength):g}"
+
+
+def parse_crop(spec: str) -> tuple[str, tuple[float, float]]:
+    """``baboon:300,150`` -> ("baboon", (300.0, 150.0)): image stem and crop centre in HR pixels."""
+    name, _, xy = spec.partition(":")
+    try:
+        x, y = (float(v) for v in xy.split(","))
+    except ValueError:
+        raise SystemExit(f"--crop {spec!r}: expected NAME:X,Y (crop centre in HR pixels)") from None
+    return name, (x, y)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="benchmark folder with HR/ and LR/")
+    p.add_argument("-s", "--scale", type=int, default=4)
+    p.add_argument("-m", "--methods", required=True, help="comma-separated ids; id@strength for srgan")
+    p.add_argument("--crop", action="append", required=True, help="NAME:X,Y - image stem and crop centre (HR pixels); repeatable")
+    p.add_argument("--size", type=int, default=64, help="crop side in HR pixels")
+    p.add_argument("--zoom", type=int, default=3)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+
+    crops = [parse_crop(c) for c in args.crop]
+    items = {it.name: it for it in load_dataset(args.data, args.scale)}
+    missing = [n for n, _ in crops if n not in items]
+    if missing:
+        raise SystemExit(f"not in {args.data}: {', '.join(missing)}; have {', '.join(sorted(items))}")
+    specs = [parse_method(s) for s in args.methods.split(",") if s.strip()]
+    rows = []
+    for name, center in crops:
+        item = items[name]
+        tiles = [(f"{name}: HR", item.hr)]
+        for mid, opts, label in specs:
+            out = get_method(mid).upscale(item.lr, args.scale, **opts)
+            tiles.append((f"{label}  {psnr_y(out, item.hr, args.scale):.2f} dB", out))
+            print(f"{name} {label}: PSNR-Y {psnr_y(out, item.hr, args.scale):.2f}", file=sys.stderr)
+        rows.append(crop_sheet(tiles, center, args.size, args.zoom, columns=len(tiles)))
+    width = max(r.shape[1] for r in rows)
+    sheet = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=30) for r in rows], axis=0)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_image(args.out, sheet)
+    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
