@@ -28,16 +28,22 @@ def _shipped(method_id: str, scale: int) -> None:
 
 
 @cache
-def _scores(method_id: str, dataset: str, scale: int, strength: float | None = None, lpips: bool = False) -> dict[str, float]:
-    """Mean PSNR-Y and, with ``lpips``, ST-LPIPS-alex and ST-LPIPS-vgg (or the lpips-package variants when cached)."""
+def _outputs(method_id: str, dataset: str, scale: int, strength: float | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(output, HR) for every image of ``dataset``, computed once per test session."""
     method = get_method(method_id)
     opts = {} if strength is None else {"strength": strength}
+    return [(method.upscale(item.lr, scale, **opts), item.hr) for item in load_dataset(BENCHMARK / dataset / f"x{scale}", scale)]
+
+
+@cache
+def _scores(method_id: str, dataset: str, scale: int, strength: float | None = None, lpips: bool = False) -> dict[str, float]:
+    """Mean PSNR-Y and, with ``lpips``, ST-LPIPS-alex and ST-LPIPS-vgg (or the lpips-package variants when cached)."""
     rows = []
-    for item in load_dataset(BENCHMARK / dataset / f"x{scale}", scale):
-        out = method.upscale(item.lr, scale, **opts)
-        row = {"psnr_y": psnr_y(out, item.hr, scale)}
+    for out, hr in _outputs(method_id, dataset, scale, strength):
+        item_hr = hr
+        row = {"psnr_y": psnr_y(out, item_hr, scale)}
         if lpips:
-            row |= {"lpips_alex": get_lpips("alex")(out, item.hr), "lpips_vgg": get_lpips("vgg")(out, item.hr)}
+            row |= {"lpips_alex": get_lpips("alex")(out, item_hr), "lpips_vgg": get_lpips("vgg")(out, item_hr)}
         rows.append(row)
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
@@ -62,6 +68,31 @@ def test_srgan_perception_bar() -> None:
     assert gan["psnr_y"] >= 24.5
     assert gan["lpips_alex"] <= 0.30 and gan["lpips_alex"] <= 0.85 * ref["lpips_alex"], (gan, ref)
     assert gan["lpips_vgg"] <= 0.90 * ref["lpips_vgg"], (gan, ref)
+
+
+def _phase_spread(y: np.ndarray, period: int = 4) -> float:
+    """Std of the mean luma over the period x period pixel phases.
+
+    Why: x4 pixel-shuffle upsampling fails as a checkerboard, a pattern that repeats every 2 or 4
+    output pixels. Averaged over a whole image, natural content gives nearly equal means at all 16
+    phases (HR: 0.1-0.6 grey levels here); a checkerboard adds its amplitude on top.
+    """
+    h, w = (y.shape[0] // period) * period, (y.shape[1] // period) * period
+    phases = y[:h, :w].astype(np.float64).reshape(h // period, period, w // period, period).mean(axis=(0, 2))
+    return float(phases.std())
+
+
+def test_srgan_has_no_checkerboard_or_colour_shift() -> None:
+    """The artefacts GAN training is known for, measured against HR on every Set14 image."""
+    import cv2
+
+    _shipped("srgan", 4)
+    for out, hr in _outputs("srgan", "Set14", 4, 1.0):
+        a = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb).astype(np.float64)
+        b = cv2.cvtColor(hr, cv2.COLOR_RGB2YCrCb).astype(np.float64)
+        assert _phase_spread(a[..., 0]) <= _phase_spread(b[..., 0]) + 2.0  # grey levels of 255
+        for ch in (1, 2):  # a tint shows as a mean chroma offset
+            assert abs(float(np.mean(a[..., ch] - b[..., ch]))) <= 2.5
 
 
 def test_srgan_strength_zero_is_the_psnr_generator() -> None:
