@@ -6,7 +6,7 @@ each labelled with its full-image PSNR-Y (BT.601 Y, border shaved by the scale) 
 looks sharper can be read against what it cost in distortion.
 
     python benchmarks/crop_sheet.py --data ../shared/data/benchmark/Set14/x4 -s 4 \\
-        --crop baboon:300,150 --crop comic:250,180 -m bicubic,edsr,srgan@0,srgan@0.5,srgan@1 \\
+        --crop img_001:80,300 --crop img_005:120,110 -m bicubic,edsr,srgan@0,srgan@0.5,srgan@1 \\
         --out docs/srgan_crops.png
 """
 
@@ -29,11 +29,11 @@ from srcore.sheet import crop_sheet  # noqa: E402
 
 
 def parse_method(spec: str) -> tuple[str, dict[str, float], str]:
-    """``srgan@0.5`` -> ("srgan", {"strength": 0.5}, "srgan α=0.5")."""
+    """``srgan@0.5`` -> ("srgan", {"strength": 0.5}, "srgan@0.5"); the label keeps the CLI spelling (and Pillow's default font has no α)."""
     mid, _, strength = spec.partition("@")
     if not strength:
         return mid, {}, mid
-    return mid, {"strength": float(strength)}, f"{mid} α={float(strength):g}"
+    return mid, {"strength": float(strength)}, f"{mid}@{float(strength):g}"
 
 
 def parse_crop(spec: str) -> tuple[str, tuple[float, float]]:

@@ -156,3 +156,19 @@ def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch) -> None:
     espcn = next(m for m in opencv_methods() if m.id == "espcn")
     avail = espcn.availability(4)
     assert not avail and "SHA-256 does not match" in avail.reason
+
+
+@pytest.mark.parametrize("method_id", ["bicubic", "edsr", "srgan"])
+def test_grey_input_gives_grey_output(method_id: str, astronaut: np.ndarray) -> None:
+    """A black-and-white photo stays black-and-white; a colour one is left alone."""
+    from srcore.methods.base import is_grey
+
+    m = get_method(method_id)
+    if not m.availability(4):
+        pytest.skip(f"{method_id}: {m.availability(4).reason}")
+    grey = np.repeat(astronaut[:24, :32].mean(axis=2).astype(np.uint8)[..., None], 3, axis=2)
+    out = m.upscale(grey, 4)
+    assert is_grey(out)
+    # the grey value is the network's own luma, not a flat or shifted image
+    assert abs(float(out.mean()) - float(grey.mean())) < 3
+    assert not is_grey(m.upscale(astronaut[:24, :32], 4))

@@ -184,6 +184,37 @@ def test_content_losses_build_and_vgg19_fails_clearly_offline() -> None:
             build_content_loss("vgg19")
 
 
+def test_chroma_loss_sees_colour_not_luma() -> None:
+    """The anti-speckle term: zero between two grey images however different, positive for a tint."""
+    from train.losses import chroma_l1
+
+    torch.manual_seed(0)
+    grey_a, grey_b = torch.rand(2, 1, 16, 16).repeat(1, 3, 1, 1), torch.rand(2, 1, 16, 16).repeat(1, 3, 1, 1)
+    assert float(chroma_l1(grey_a, grey_b)) < 1e-6
+    tinted = grey_a.clone()
+    tinted[:, 0] += 0.1  # more red
+    loss = chroma_l1(tinted.requires_grad_(True), grey_a)
+    assert float(loss) > 0.01
+    loss.backward()
+    assert float(tinted.grad.abs().sum()) > 0
+
+
+def test_phase_loss_sees_checkerboards_not_offsets() -> None:
+    """The anti-checkerboard term ignores a uniform error and flags a pattern repeating every 4 px."""
+    from train.losses import phase_bias_l1
+
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 32, 32)
+    assert float(phase_bias_l1(hr + 0.05, hr)) < 1e-6  # same error at every phase: not a checkerboard
+    pattern = torch.zeros(1, 1, 4, 4)
+    pattern[..., 0, 0] = 0.1
+    sr = (hr + pattern.repeat(1, 1, 8, 8)).requires_grad_(True)
+    loss = phase_bias_l1(sr, hr)
+    assert float(loss) > 0.005
+    loss.backward()
+    assert float(sr.grad.abs().sum()) > 0
+
+
 def test_srgan_export_and_strength_dial(tiny_data: Path, tmp_path: Path, monkeypatch, astronaut) -> None:
     """Exported SRGAN: strength 0 reproduces the PSNR generator, 1 the GAN one, 0.5 lies between."""
     from srcore.methods.torch_sr import run_network

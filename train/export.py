@@ -198,7 +198,8 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         "content": config.get("content"), "content_weight": config.get("content_weight"), "adv_weight": config.get("adv_weight"),
         "pixel_weight": config.get("pixel_weight"), "gan": config.get("gan"), "d_width": config.get("d_width"),
         "batch": config.get("batch"), "hr_patch": config.get("patch"), "lr": config.get("lr"),
-        "command": config.get("command"), "exported_checkpoint": which,
+        "chroma_weight": config.get("chroma_weight", 0.0), "phase_weight": config.get("phase_weight", 0.0), "command": config.get("command"),
+        "commands": config.get("commands") or [config.get("command")], "exported_checkpoint": which,
         "discriminator": "SRGAN paper's VGG-style D (8 conv blocks 64->512, BN, LeakyReLU, dense 1024 -> 1), width x" + str(config.get("d_width")),
     }
     cards["srgan_x4_psnr"]["training"] = {"kind": "PSNR-trained generator SRGAN started from", "init_file": config.get("init")}

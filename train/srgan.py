@@ -44,7 +44,7 @@ from train.common import (
 )
 from train.data import PatchSampler, load_validation
 from train.discriminator import SRGANDiscriminator
-from train.losses import CONTENT_CHOICES, adversarial_losses, build_content_loss
+from train.losses import CONTENT_CHOICES, adversarial_losses, build_content_loss, chroma_l1, phase_bias_l1
 from train.sr import lr_lambda
 
 
@@ -58,9 +58,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--content-weight", type=float, default=1.0)
     p.add_argument("--adv-weight", type=float, default=1e-3)
     p.add_argument("--pixel-weight", type=float, default=1e-2, help="L1 pixel term (keeps colours and PSNR anchored)")
+    p.add_argument("--chroma-weight", type=float, default=25.0,
+                   help="L1 on the Cb/Cr planes: stops the GAN painting colour speckle (0 = off)")
+    p.add_argument("--phase-weight", type=float, default=100.0,
+                   help="L1 on the per-phase mean error of the 4x4 pixel-shuffle grid: keeps checkerboards out (0 = off)")
     p.add_argument("--gan", choices=["vanilla", "ragan"], default="ragan")
     p.add_argument("--d-width", type=int, default=64, help="discriminator base width (paper: 64)")
     p.add_argument("--d-warmup", type=int, default=200, help="steps training only D before G gets adversarial gradients")
+    p.add_argument("--reset-best", action="store_true",
+                   help="with --resume: choose best.pt afresh (when the resumed run changes the loss, old scores no longer compare)")
     p.add_argument("--image-every", type=int, default=500, help="TensorBoard sample grid every N steps")
     add_run_args(p, batch=8, val_every=500, ckpt_every=100, log_every=20)
     return p.parse_args(argv)
@@ -134,7 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         step, best, clock_prev = ck["step"], ck["best_lpips"], ck["wall_time"]
         set_rng_state(ck["rng"])
         sampler.set_state(ck["sampler"])
-        log.info(f"resumed from {ckpt_path} at step {step}")
+        if args.reset_best:
+            best = float("inf")
+        log.info(f"resumed from {ckpt_path} at step {step}" + (" (best checkpoint chosen afresh)" if args.reset_best else ""))
 
     g_train, d_train = g, d
     if rt.ddp:
@@ -150,7 +158,12 @@ def main(argv: list[str] | None = None) -> None:
 
         writer = SummaryWriter(str(args.out / "tb"))
         command = "python -m train.srgan " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-        (args.out / "config.json").write_text(json.dumps({**vars(args), "model": g.config, "command": command}, default=str, indent=2))
+        config_path = args.out / "config.json"
+        # every invocation of a resumed run is kept: a model card must say how the weights were really made
+        earlier = json.loads(config_path.read_text()) if args.resume and config_path.is_file() else {}
+        commands = earlier.get("commands") or ([earlier["command"]] if "command" in earlier else [])
+        config_path.write_text(json.dumps({**vars(args), "model": g.config, "command": command, "commands": [*commands, command]},
+                                          default=str, indent=2))
         if args.val:
             val_pairs = load_validation(args.val, 4, args.val_limit)
             lpips_fn, lpips_vgg = get_lpips("alex"), get_lpips("vgg")
@@ -199,7 +212,9 @@ def main(argv: list[str] | None = None) -> None:
                 d_real = d_train(hr_b).float().detach()
             _, adv = adversarial_losses(d_real, d_fake, args.gan)
             pix = nn.functional.l1_loss(sr, hr_b) * args.pixel_weight
-            g_loss = c_loss.float() + adv * args.adv_weight + pix
+            chroma = chroma_l1(sr, hr_b) * args.chroma_weight if args.chroma_weight else torch.zeros((), device=rt.device)
+            phase = phase_bias_l1(sr, hr_b) * args.phase_weight if args.phase_weight else torch.zeros((), device=rt.device)
+            g_loss = c_loss.float() + adv * args.adv_weight + pix + chroma + phase
             opt_g.zero_grad(set_to_none=True)
             scaler.scale(g_loss).backward()
             scaler.step(opt_g)
@@ -208,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
             sums["content"] = sums.get("content", 0.0) + float(c_loss.detach())
             sums["adv"] = sums.get("adv", 0.0) + float(adv.detach())
             sums["pixel"] = sums.get("pixel", 0.0) + float(pix.detach())
+            sums["chroma"] = sums.get("chroma", 0.0) + float(chroma.detach())
+            sums["phase"] = sums.get("phase", 0.0) + float(phase.detach())
 
         # --- discriminator
         with torch.autocast(rt.device.type, dtype=amp_dtype, enabled=amp_on):

@@ -98,7 +98,25 @@ class Upscaler(ABC):
         expected = (image.shape[0] * scale, image.shape[1] * scale, 3)
         if out.shape != expected:
             raise RuntimeError(f"{self.id} returned {out.shape}, expected {expected}")
-        return out
+        return keep_grey(image, out)
 
     @abstractmethod
     def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray: ...
+
+
+def is_grey(image: np.ndarray) -> bool:
+    """True when every pixel has R == G == B (a grayscale photo loaded as RGB)."""
+    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))
+
+
+def keep_grey(image: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """A grey input gives a grey output: ``out`` reduced to its BT.601 luma when ``image`` is grey.
+
+    Why: RGB-trained networks (GAN ones most) can tint or speckle a black-and-white photo with
+    colour it never had; a grey picture has no colour to recover, so any chroma is an artefact.
+    Outputs that are already grey (interpolation, Y-channel networks) pass through unchanged.
+    """
+    if not is_grey(image) or is_grey(out):
+        return out
+    luma = out.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.repeat(np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None], 3, axis=2)

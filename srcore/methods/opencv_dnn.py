@@ -20,6 +20,16 @@ from srcore.paths import ASSETS_DIR
 from srcore.tiling import auto_tile, tiled_apply
 from srcore.weights import load_card, locate_verified, missing_reason, shipped_file
 
+PB_UNSUPPORTED = (
+    f"OpenCV {cv2.__version__} can no longer read TensorFlow .pb models (5.1 removed the importer "
+    "dnn_superres used); install 5.0: pip install 'opencv-contrib-python>=5.0,<5.1'"
+)
+
+
+def opencv_reads_pb() -> bool:
+    """Whether this OpenCV build still has the TensorFlow importer ``dnn_superres.readModel`` needs for ``.pb``."""
+    return hasattr(cv2.dnn, "readNetFromTensorflow")
+
 
 class OpenCVDnn(Upscaler):
     """A dnn_superres network family; subclasses say where its ``.pb`` for a scale lives."""
@@ -51,6 +61,8 @@ class OpenCVDnn(Upscaler):
         base = super().availability(scale)
         if not base:
             return base
+        if not opencv_reads_pb():
+            return Availability(False, PB_UNSUPPORTED)
         scales = (scale,) if scale is not None else self.scales
         reasons = []
         for s in scales:
@@ -68,6 +80,8 @@ class OpenCVDnn(Upscaler):
                 path = self.model_path(scale)
                 if path is None:
                     raise MethodError(self.missing(scale))
+                if not opencv_reads_pb():
+                    raise MethodError(PB_UNSUPPORTED)
                 sr = cv2.dnn_superres.DnnSuperResImpl_create()
                 try:
                     sr.readModel(str(path))
