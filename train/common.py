@@ -172,6 +172,14 @@ def add_run_args(p: argparse.ArgumentParser, batch: int, val_every: int, ckpt_ev
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, logs, TensorBoard events")
     p.add_argument("--batch", type=int, default=batch, help="patches per step, per process")
     p.add_argument("--patch", type=int, default=96, help="HR patch side in pixels")
+    p.add_argument("--degrade", choices=["bicubic", "jpeg", "realistic"], default="bicubic",
+                   help="how LR patches are made: bicubic (once, MATLAB-style), jpeg (bicubic + JPEG Q 30-95, per patch) "
+                        "or realistic (Real-ESRGAN's second-order pipeline, per patch)")
+    p.add_argument("--val-degrade", choices=["bicubic", "jpeg", "realistic"], default="bicubic",
+                   help="validate on LR made from the HR images with this degradation (jpeg: Q 50; realistic: seed 0)")
+    p.add_argument("--clean-share", type=float, default=0.0, help="with --degrade jpeg|realistic: share of clean bicubic patches")
+    p.add_argument("--jpeg-share", type=float, default=0.0, help="with --degrade realistic: share of bicubic + JPEG patches")
+    p.add_argument("--usm-target", action="store_true", help="train against unsharp-masked HR (Real-ESRGAN's USM targets)")
     p.add_argument("--lr-min", type=float, default=1e-6, help="learning rate at the end of the cosine schedule")
     p.add_argument("--val-every", type=int, default=val_every)
     p.add_argument("--ckpt-every", type=int, default=ckpt_every)

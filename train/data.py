@@ -1,9 +1,15 @@
 """Training data: random aligned HR/LR patch pairs from a folder of images.
 
-LR images are made once, up front, with our MATLAB-style degradation of the whole image
+Clean LR images are made once, up front, with our MATLAB-style degradation of the whole image
 (as EDSR and BasicSR do) - degrading each patch separately would get the borders wrong and
 cost far more CPU. Flips and 90-degree rotations commute with the symmetric bicubic
 kernel, so augmenting HR and LR patches identically keeps them a true pair.
+
+With ``degrade="jpeg"`` or ``"realistic"`` the LR of each patch is made afresh (a network
+trained on real-world degradations must never see the same noise twice): ``jpeg`` compresses
+the clean LR patch at a random quality, ``realistic`` runs the second-order pipeline of
+:func:`srcore.degrade.realistic_lr` on the HR patch. ``clean_share``/``jpeg_share`` mix in
+clean-bicubic and JPEG-only patches so clean inputs keep their quality.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import torch
 from PIL import Image
 
 from srcore.color import rgb_to_y_full
-from srcore.degrade import degrade
+from srcore.degrade import DEGRADATIONS, Degradation, degrade, degrade_image, jpeg_roundtrip, realistic_lr, usm_sharpen
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+#: JPEG qualities drawn for on-the-fly JPEG patches (Real-ESRGAN's range).
+TRAIN_JPEG_RANGE = (30, 95)
 
 
 def list_images(folders: list[Path]) -> list[Path]:
@@ -46,17 +54,38 @@ class PatchSampler:
     Each DDP rank gets its own generator seed, so ranks see different patches.
     """
 
-    def __init__(self, folders: list[Path], scale: int, hr_patch: int, luma: bool, seed: int) -> None:
+    def __init__(
+        self,
+        folders: list[Path],
+        scale: int,
+        hr_patch: int,
+        luma: bool,
+        seed: int,
+        degrade_kind: str = "bicubic",
+        clean_share: float = 0.0,
+        jpeg_share: float = 0.0,
+        usm_target: bool = False,
+    ) -> None:
         if hr_patch % scale:
             raise SystemExit(f"--patch {hr_patch} must be a multiple of the scale {scale}")
+        if degrade_kind not in DEGRADATIONS:
+            raise SystemExit(f"--degrade must be one of {', '.join(DEGRADATIONS)}")
+        if clean_share < 0 or jpeg_share < 0 or clean_share + jpeg_share > 1:
+            raise SystemExit("--clean-share and --jpeg-share must be >= 0 and add up to at most 1")
         self.scale, self.hr_patch, self.luma = scale, hr_patch, luma
+        # share of each kind of patch: the rest of the mix is ``degrade_kind`` itself
+        self.mix = {"bicubic": clean_share, "jpeg": jpeg_share}
+        self.mix[degrade_kind] = self.mix.get(degrade_kind, 0.0) + 1 - clean_share - jpeg_share
         self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.targets: list[np.ndarray] = []
         for path in list_images(folders):
             hr = read_rgb(path)
             if min(hr.shape[:2]) < hr_patch:
                 continue
             hr, lr = degrade(hr, scale)
             self.pairs.append((hr, lr))
+            if usm_target:
+                self.targets.append(_to_u8(usm_sharpen(hr.astype(np.float32) / 255.0)))
         if not self.pairs:
             raise SystemExit(f"no training image is at least {hr_patch} px on each side")
         self.rng = np.random.default_rng(seed)
@@ -67,13 +96,28 @@ class PatchSampler:
     def set_state(self, state: dict) -> None:
         self.rng.bit_generator.state = state
 
+    def _kind(self) -> str:
+        kinds = [k for k, share in self.mix.items() if share > 0]
+        if len(kinds) == 1:
+            return kinds[0]
+        p = np.array([self.mix[k] for k in kinds])
+        return kinds[int(self.rng.choice(len(kinds), p=p / p.sum()))]
+
     def _one(self) -> tuple[np.ndarray, np.ndarray]:
-        hr, lr = self.pairs[self.rng.integers(len(self.pairs))]
-        lp = self.hr_patch // self.scale
+        i = int(self.rng.integers(len(self.pairs)))
+        hr, lr = self.pairs[i]
+        target = self.targets[i] if self.targets else hr
+        lp, s = self.hr_patch // self.scale, self.scale
         y = int(self.rng.integers(lr.shape[0] - lp + 1))
         x = int(self.rng.integers(lr.shape[1] - lp + 1))
-        lr_p = lr[y : y + lp, x : x + lp]
-        hr_p = hr[y * self.scale : (y + lp) * self.scale, x * self.scale : (x + lp) * self.scale]
+        hr_p = target[y * s : (y + lp) * s, x * s : (x + lp) * s]
+        kind = self._kind()
+        if kind == "realistic":
+            lr_p = _to_u8(realistic_lr(hr[y * s : (y + lp) * s, x * s : (x + lp) * s].astype(np.float32) / 255.0, s, self.rng)[0])
+        else:
+            lr_p = lr[y : y + lp, x : x + lp]
+            if kind == "jpeg":
+                lr_p = jpeg_roundtrip(lr_p, int(self.rng.integers(TRAIN_JPEG_RANGE[0], TRAIN_JPEG_RANGE[1] + 1)))
         if self.rng.random() < 0.5:
             lr_p, hr_p = lr_p[:, ::-1], hr_p[:, ::-1]
         if self.rng.random() < 0.5:
@@ -93,11 +137,24 @@ class PatchSampler:
         return t.float().div_(255.0)
 
 
-def load_validation(folder: Path, scale: int, limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(hr, lr) uint8 RGB pairs: ``HR/``+``LR/`` used as given, else LR made by our degradation."""
+def _to_u8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def load_validation(folder: Path, scale: int, limit: int | None = None, spec: Degradation | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(hr, lr) uint8 RGB pairs: ``HR/``+``LR/`` used as given, else LR made by our degradation.
+
+    ``spec`` (jpeg/realistic) degrades the HR images instead, so a real-world network is
+    validated on the kind of input it is trained for (seeded: the same LR at every validation).
+    """
     hr_dir, lr_dir = folder / "HR", folder / "LR"
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
-    if hr_dir.is_dir() and lr_dir.is_dir():
+    if spec is not None and spec.kind != "bicubic":
+        paths = list_images([hr_dir if hr_dir.is_dir() else folder])
+        for i, path in enumerate(paths[:limit] if limit else paths):
+            d = degrade_image(read_rgb(path), scale, spec, index=i)
+            pairs.append((d.hr, d.lr))
+    elif hr_dir.is_dir() and lr_dir.is_dir():
         for hr_path in sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
             pairs.append((read_rgb(hr_path), read_rgb(lr_dir / hr_path.name)))
     else:

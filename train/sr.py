@@ -40,6 +40,7 @@ from train.common import (
     teardown_runtime,
     unwrap,
 )
+from srcore.degrade import Degradation
 from train.data import PatchSampler, load_validation
 
 
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(args.warmup, args.iters, args.lr_min / args.lr))
-    sampler = PatchSampler(args.data, args.scale, args.patch, args.arch in LUMA_ARCHS, args.seed + 1000 * rt.rank)
+    sampler = PatchSampler(args.data, args.scale, args.patch, args.arch in LUMA_ARCHS, args.seed + 1000 * rt.rank,
+                           args.degrade, args.clean_share, args.jpeg_share, args.usm_target)
 
     step, best, clock_prev = 0, -1.0, 0.0
     ckpt_path = args.out / "last.pt"
@@ -133,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     train_model: nn.Module = model
     if rt.ddp:
         train_model = DistributedDataParallel(model, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
-    val_pairs = load_validation(args.val, args.scale, args.val_limit) if (args.val and rt.is_main) else []
+    val_pairs = load_validation(args.val, args.scale, args.val_limit, Degradation(args.val_degrade)) if (args.val and rt.is_main) else []
     writer = None
     if rt.is_main:
         from torch.utils.tensorboard import SummaryWriter

@@ -42,6 +42,7 @@ from train.common import (
     setup_runtime,
     teardown_runtime,
 )
+from srcore.degrade import Degradation
 from train.data import PatchSampler, load_validation
 from train.discriminator import SRGANDiscriminator
 from train.losses import CONTENT_CHOICES, adversarial_losses, build_content_loss, chroma_l1, phase_bias_l1
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     floor = args.lr_min / args.lr
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_lambda(0, args.iters, floor))
     sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lr_lambda(0, args.iters, floor))
-    sampler = PatchSampler(args.data, 4, args.patch, False, args.seed + 1000 * rt.rank)
+    sampler = PatchSampler(args.data, 4, args.patch, False, args.seed + 1000 * rt.rank,
+                           args.degrade, args.clean_share, args.jpeg_share, args.usm_target)
 
     step, best, clock_prev = 0, float("inf"), 0.0
     ckpt_path = args.out / "last.pt"
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         config_path.write_text(json.dumps({**vars(args), "model": g.config, "command": command, "commands": [*commands, command]},
                                           default=str, indent=2))
         if args.val:
-            val_pairs = load_validation(args.val, 4, args.val_limit)
+            val_pairs = load_validation(args.val, 4, args.val_limit, Degradation(args.val_degrade))
             lpips_fn, lpips_vgg = get_lpips("alex"), get_lpips("vgg")
         log.info(f"SRGAN: G {sum(p.numel() for p in g.parameters()) / 1e6:.2f} M, D {sum(p.numel() for p in d.parameters()) / 1e6:.2f} M, "
                  f"content {args.content}, gan {args.gan}, device {rt.device}, amp {rt.amp_dtype}, world {rt.world_size}")
