@@ -8,6 +8,7 @@ network run whatever alpha, and a smooth trade-off in between.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,17 +25,25 @@ from srcore.weights_io import load_state_dict
 STRENGTH = Option("strength", 1.0, 0.0, 1.0, "0 = PSNR-trained generator, 1 = GAN-trained; in between interpolates the weights")
 
 
+@dataclass
 class SRGAN(TorchUpscaler):
+    """A GAN-trained EDSR generator and its PSNR-trained origin, blended by ``strength``."""
+
+    #: shipped weight stems: the GAN-trained generator and the PSNR-trained one it started from
+    gan_asset: str = "srgan_x4"
+    psnr_asset: str = "srgan_x4_psnr"
+    train_hint: str = "python -m train.srgan"
+
     def availability(self, scale: int | None = None) -> Availability:
         base = super().availability(scale)
         if not base:
             return base
         try:
-            if shipped_file("srgan_x4") and shipped_file("srgan_x4_psnr"):
+            if shipped_file(self.gan_asset) and shipped_file(self.psnr_asset):
                 return AVAILABLE
         except Exception as exc:  # checksum mismatch etc.
             return Availability(False, str(exc))
-        return Availability(False, f"our SRGAN weights (srgan_x4, srgan_x4_psnr) are not shipped in {ASSETS_DIR} (train: `python -m train.srgan`)")
+        return Availability(False, f"our {self.id} weights ({self.gan_asset}, {self.psnr_asset}) are not shipped in {ASSETS_DIR} (train: `{self.train_hint}`)")
 
     def available_scales(self) -> tuple[int, ...]:
         return (4,) if self.availability(4) else ()
@@ -42,8 +51,8 @@ class SRGAN(TorchUpscaler):
     def _states(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
         with self._lock:
             if "states" not in self._models:
-                gan, card = shipped_file("srgan_x4") or (None, None)
-                psnr, _ = shipped_file("srgan_x4_psnr") or (None, None)
+                gan, card = shipped_file(self.gan_asset) or (None, None)
+                psnr, _ = shipped_file(self.psnr_asset) or (None, None)
                 if gan is None or psnr is None:
                     raise MethodError(self.availability(4).reason)
                 self._models["states"] = (load_state_dict(psnr), load_state_dict(gan), card)  # type: ignore[assignment]
@@ -52,7 +61,7 @@ class SRGAN(TorchUpscaler):
     def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
         alpha = float(options.get("strength", STRENGTH.default))
         if not 0.0 <= alpha <= 1.0:
-            raise MethodError(f"srgan: strength must be between 0 and 1, got {alpha}")
+            raise MethodError(f"{self.id}: strength must be between 0 and 1, got {alpha}")
         alpha = round(alpha, 3)  # cache key granularity
 
         def build() -> EDSR:
@@ -71,7 +80,7 @@ class SRGAN(TorchUpscaler):
 
     def info(self) -> dict[str, Any]:
         d = super().info()
-        d["cards"] = {4: c} if (c := load_card("srgan_x4")) else {}
+        d["cards"] = {4: c} if (c := load_card(self.gan_asset)) else {}
         return d
 
 
@@ -79,4 +88,9 @@ def srgan_methods() -> list[Upscaler]:
     return [
         SRGAN(id="srgan", label="SRGAN (ours)", scales=(4,), family="torch", options=(STRENGTH,), receptive_margin=40,
               description="Our SRGAN: EDSR-baseline generator fine-tuned with perceptual + adversarial loss; strength dials between PSNR and GAN weights."),
+        SRGAN(id="real-gan", label="Real-GAN (ours)", scales=(4,), family="torch", options=(STRENGTH,), receptive_margin=40,
+              gan_asset="real_gan_x4", psnr_asset="real_gan_x4_psnr",
+              train_hint="python -m train.srgan --degrade realistic --init assets/real_edsr_x4.safetensors",
+              description="Our real-world GAN: Real-EDSR fine-tuned with perceptual + adversarial loss on realistic degradations; "
+                          "strength 0 = real-edsr. Made for JPEG/noisy photos."),
     ]

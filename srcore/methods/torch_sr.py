@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +90,17 @@ def edsr_bytes_per_pixel(n_feats: int, scale: int) -> float:
     return 4.0 * n_feats * (6 + 2 * scale * scale)
 
 
+@dataclass
 class OurEDSR(TorchUpscaler):
-    """EDSR-baseline trained here on the 291 set (weights in assets/)."""
+    """EDSR-baseline trained here (weights ``assets/<asset>_x<scale>``): ``edsr`` on clean bicubic LR, ``real-edsr`` on realistic LR."""
+
+    #: file stem of the shipped weights and cards, e.g. ``edsr`` -> ``assets/edsr_x4.safetensors``
+    asset: str = "edsr"
+    #: how to make the weights when they are missing (shown in the unavailability reason)
+    train_hint: str = "python -m train.sr --arch edsr"
 
     def _weights(self, scale: int) -> tuple[Path, dict[str, Any]] | None:
-        return shipped_file(f"edsr_x{scale}")
+        return shipped_file(f"{self.asset}_x{scale}")
 
     def available_scales(self) -> tuple[int, ...]:
         out = []
@@ -115,7 +122,7 @@ class OurEDSR(TorchUpscaler):
         except ModelFileError as exc:
             return Availability(False, str(exc))
         which = f"x{scale}" if scale else "any scale"
-        return Availability(False, f"our EDSR weights for {which} are not shipped in {ASSETS_DIR} (train: `python -m train.sr --arch edsr`)")
+        return Availability(False, f"our {self.id} weights for {which} are not shipped in {ASSETS_DIR} (train: `{self.train_hint}`)")
 
     def _model(self, scale: int) -> EDSR:
         found = self._weights(scale)
@@ -136,7 +143,7 @@ class OurEDSR(TorchUpscaler):
 
     def info(self) -> dict[str, Any]:
         d = super().info()
-        d["cards"] = {s: c for s in self.scales if (c := load_card(f"edsr_x{s}"))}
+        d["cards"] = {s: c for s in self.scales if (c := load_card(f"{self.asset}_x{s}"))}
         return d
 
 
@@ -272,6 +279,10 @@ def torch_methods() -> list[Upscaler]:
     return [
         OurEDSR(id="edsr", label="EDSR-baseline (ours)", scales=(2, 4), family="torch", receptive_margin=40,
                 description="EDSR-baseline (16 blocks x 64 channels, Lim et al. 2017) trained here on the 291 set, L1 loss."),
+        OurEDSR(id="real-edsr", label="Real-EDSR (ours)", scales=(4,), family="torch", receptive_margin=40, asset="real_edsr",
+                train_hint="python -m train.sr --arch edsr --degrade realistic --init assets/edsr_x4.safetensors",
+                description="Our EDSR-baseline fine-tuned on real-world degradations (blur, resampling, noise, JPEG; Real-ESRGAN's "
+                            "second-order model) mixed with clean bicubic: made for JPEG/noisy photos."),
         OfficialEDSR(id="edsr-official", label="EDSR (official weights)", scales=(2, 3, 4), family="torch", receptive_margin=40,
                      description="The official EDSR-PyTorch weights (DIV2K-trained); the full model when present, else the baseline."),
     ]
