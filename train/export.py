@@ -168,9 +168,12 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
 
 
 def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | None = DEFAULT_BENCH,
-                 datasets: tuple[str, ...] = ("Set5", "Set14"), strengths: tuple[float, ...] = (0.0, 0.5, 1.0)) -> Path:
-    """Export a train.srgan run: ``srgan_x4`` (GAN generator) + ``srgan_x4_psnr`` (the PSNR generator it
-    started from - the strength dial interpolates between these two, so they must share their origin)."""
+                 datasets: tuple[str, ...] = ("Set5", "Set14"), strengths: tuple[float, ...] = (0.0, 0.5, 1.0),
+                 name: str = "srgan_x4") -> Path:
+    """Export a train.srgan run: ``NAME`` (GAN generator, default ``srgan_x4``) + ``NAME_psnr`` (the PSNR
+    generator it started from - the strength dial interpolates between these two, so they must share their
+    origin; ``real_gan_x4_psnr`` is byte-identical to ``real_edsr_x4`` and its card points at that file)."""
+    psnr_name = f"{name}_psnr"
     ck_path = run / f"{which}.pt"
     if not ck_path.is_file():
         raise SystemExit(f"{ck_path} not found")
@@ -180,19 +183,19 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
     to.mkdir(parents=True, exist_ok=True)
     cfg = ck["model_config"]
     cards = {}
-    for name, state in (("srgan_x4_psnr", ck["init_model"]), ("srgan_x4", ck["model"])):
+    for card_name, state in ((psnr_name, ck["init_model"]), (name, ck["model"])):
         model = build_model("edsr", 4, **cfg)
         model.load_state_dict(state)
-        path = to / f"{name}.safetensors"
+        path = to / f"{card_name}.safetensors"
         save_safetensors(model, path)
         path = _reuse_identical(path)
-        cards[name] = {"name": name, "arch": "edsr", "scale": 4, "file": path.name, "sha256": sha256_file(path),
+        cards[card_name] = {"name": card_name, "arch": "edsr", "scale": 4, "file": path.name, "sha256": sha256_file(path),
                        "bytes": path.stat().st_size, "params": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
                        "model_config": model.config}
     config_file = run / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-    cards["srgan_x4"]["training"] = {
-        "kind": "SRGAN fine-tuning of the PSNR-trained generator (srgan_x4_psnr)",
+    cards[name]["training"] = {
+        "kind": f"SRGAN fine-tuning of the PSNR-trained generator ({psnr_name})",
         "data_description": "291 images: T91 + BSD200; LR by MATLAB-style bicubic",
         "iterations": int(ck["step"]), "wall_time_s": round(float(ck["wall_time"]), 1), "device": ck.get("device"),
         "content": config.get("content"), "content_weight": config.get("content_weight"), "adv_weight": config.get("adv_weight"),
@@ -202,7 +205,7 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         "commands": config.get("commands") or [config.get("command")], "exported_checkpoint": which,
         "discriminator": "SRGAN paper's VGG-style D (8 conv blocks 64->512, BN, LeakyReLU, dense 1024 -> 1), width x" + str(config.get("d_width")),
     }
-    cards["srgan_x4_psnr"]["training"] = {"kind": "PSNR-trained generator SRGAN started from", "init_file": config.get("init")}
+    cards[psnr_name]["training"] = {"kind": "PSNR-trained generator SRGAN started from", "init_file": config.get("init")}
     if bench_root is not None and bench_root.is_dir():
         psnr_state, gan_state = ck["init_model"], ck["model"]
         by_strength = {}
@@ -215,11 +218,11 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
                 by_strength[str(a)] = measure(upscaler_for("edsr", tmp, model, 4), bench_root, 4, list(datasets), vgg=True)
             finally:
                 tmp.unlink(missing_ok=True)
-        cards["srgan_x4"]["metrics"] = by_strength.get("1.0", {})
-        cards["srgan_x4"]["metrics_by_strength"] = by_strength
-    for name, card in cards.items():
-        atomic_write_text(to / f"{name}.json", json.dumps(card, indent=2) + "\n")
-    return to / "srgan_x4.json"
+        cards[name]["metrics"] = by_strength.get("1.0", {})
+        cards[name]["metrics_by_strength"] = by_strength
+    for card_name, card in cards.items():
+        atomic_write_text(to / f"{card_name}.json", json.dumps(card, indent=2) + "\n")
+    return to / f"{name}.json"
 
 
 def _reuse_identical(path: Path) -> Path:
@@ -254,14 +257,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("run", type=Path, help="run folder written by train.sr / train.srgan")
     p.add_argument("--to", type=Path, default=REPO_ROOT / "assets", help="destination folder (default: assets/)")
     p.add_argument("--which", choices=["best", "last"], default="best", help="checkpoint to export")
-    p.add_argument("--name", help="base name of the files (default: ARCH_xSCALE)")
+    p.add_argument("--name", help="base name of the files (default: ARCH_xSCALE; srgan runs: srgan_x4, e.g. real_gan_x4)")
     p.add_argument("--bench", type=Path, default=DEFAULT_BENCH, help="benchmark root with Set5/Set14 (measured into the card)")
     p.add_argument("--no-bench", action="store_true", help="do not measure (card without metrics)")
     args = p.parse_args(argv)
     bench = None if args.no_bench else args.bench
     ck = load_checkpoint(args.run / f"{args.which}.pt")
     if ck.get("kind") == "srgan":
-        card = export_srgan(args.run, args.to, args.which, bench)
+        card = export_srgan(args.run, args.to, args.which, bench, name=args.name or "srgan_x4")
     else:
         card = export_run(args.run, args.to, args.which, args.name, bench)
     data = json.loads(card.read_text())
