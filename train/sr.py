@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from srcore.degrade import Degradation
 from srcore.metrics import psnr_y, ssim_y
 from srcore.models import LUMA_ARCHS, build_model
 from srcore.models.luma import luma_upscale
@@ -40,7 +41,6 @@ from train.common import (
     teardown_runtime,
     unwrap,
 )
-from srcore.degrade import Degradation
 from train.data import PatchSampler, load_validation
 
 

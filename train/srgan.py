@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from srcore.degrade import Degradation
 from srcore.metrics import psnr_y, ssim_y
 from srcore.models import EDSR
 from srcore.weights_io import load_state_dict
@@ -42,7 +43,6 @@ from train.common import (
     setup_runtime,
     teardown_runtime,
 )
-from srcore.degrade import Degradation
 from train.data import PatchSampler, load_validation
 from train.discriminator import SRGANDiscriminator
 from train.losses import CONTENT_CHOICES, adversarial_losses, build_content_loss, chroma_l1, phase_bias_l1
