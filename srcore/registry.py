@@ -26,10 +26,20 @@ def _build() -> dict[str, Upscaler]:
     methods: list[Upscaler] = [
         *interpolation_methods(),  # nearest, bilinear, bicubic, lanczos
         *opencv_methods(),  # dnn-espcn, dnn-fsrcnn, dnn-fsrcnn-small, dnn-lapsrn, dnn-edsr, espcn, fsrcnn
-        *torch_methods(),  # edsr, edsr-official
-        *srgan_methods(),  # srgan
+        *torch_methods(),  # edsr, real-edsr, edsr-official
+        *srgan_methods(),  # srgan, real-gan
     ]
-    return {m.id: m for m in methods}
+    return index_methods(methods)
+
+
+def index_methods(methods: list[Upscaler]) -> dict[str, Upscaler]:
+    """Methods by id, refusing a repeated id: a dict would silently keep the last one and hide the other."""
+    index: dict[str, Upscaler] = {}
+    for m in methods:
+        if m.id in index:
+            raise ValueError(f"two methods share the id {m.id!r} ({type(index[m.id]).__name__} and {type(m).__name__}); ids must be unique")
+        index[m.id] = m
+    return index
 
 
 def all_methods() -> list[Upscaler]:

@@ -1,9 +1,12 @@
 """Weight registry: every model file we know, with where it comes from and how to check it.
 
-Like torchvision's weights API, each entry carries its URL and SHA-256; our own trained
-weights additionally carry a model card (``assets/<name>.json``: architecture, training data,
-iterations, wall time, measured Set5/Set14 numbers). Files are always verified before use:
-a file whose SHA-256 does not match is refused, never loaded.
+Like torchvision's weights API, each file is one :class:`WeightFile` record carrying its URL
+and SHA-256; our own trained weights additionally carry their model card (``assets/<name>.json``:
+architecture, training data, iterations, wall time, measured Set5/Set14 numbers) as ``meta``.
+Files are always verified before use, through :meth:`WeightFile.verify` alone: a file whose
+SHA-256 does not match is refused, never loaded. The digest is computed once per (path, size,
+mtime, inode) (:func:`srcore.weights_io.sha256_file`), so checking availability or upscaling
+again costs a ``stat``, not a re-hash.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import os
 import tempfile
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +26,25 @@ from srcore.weights_io import sha256_file
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One downloadable file. ``sha256`` None = not pinned (a warning is printed on download);
-    ``sha256_prefix`` is for files whose publishers only give a hash prefix in the name."""
+    """One weight file: stock zoo files, official checkpoints, downloads and our shipped assets alike.
+
+    ``sha256`` None = not pinned (a warning is printed on download); ``sha256_prefix`` is for
+    files whose publishers only give a hash prefix in the name. ``meta`` is the model card of
+    our own shipped weights (None for third-party files); the check is then against the card.
+    """
 
     filename: str
-    url: str
+    url: str = ""
     sha256: str | None = None
     sha256_prefix: str | None = None
+    meta: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     def verify(self, path: Path) -> None:
+        """Raise :class:`ModelFileError` unless ``path`` has this record's SHA-256 (hashed once per file state)."""
         digest = sha256_file(path)
         if self.sha256 and digest != self.sha256:
+            if self.meta is not None:
+                raise ModelFileError(f"{path.name}: SHA-256 does not match its model card; refusing to load it (re-export or re-checkout assets/)")
             raise ModelFileError(f"{path.name}: SHA-256 {digest[:12]}... does not match the published {self.sha256[:12]}...; refusing to use it")
         if self.sha256_prefix and not digest.startswith(self.sha256_prefix):
             raise ModelFileError(f"{path.name}: SHA-256 {digest[:12]}... does not start with the published {self.sha256_prefix}; refusing to use it")
@@ -94,6 +105,8 @@ ZOO: dict[str, list[WeightFile]] = {
 
 
 def zoo_file(filename: str) -> WeightFile | None:
+    """The record of a third-party file by name; official EDSR checkpoints (also the full ones not
+    in ``ZOO``) by the SHA-256 prefix in their name, the torch.hub convention."""
     for files in ZOO.values():
         for f in files:
             if f.filename == filename:
@@ -110,19 +123,8 @@ def locate_verified(filename: str) -> Path | None:
         return None
     spec = zoo_file(filename)
     if spec is not None:
-        _verify_cached(spec, path)
-    return path
-
-
-_verified: dict[tuple[str, float, int], bool] = {}
-
-
-def _verify_cached(spec: WeightFile, path: Path) -> None:
-    st = path.stat()
-    key = (str(path), st.st_mtime, st.st_size)
-    if key not in _verified:
         spec.verify(path)
-        _verified[key] = True
+    return path
 
 
 def missing_reason(filename: str, method_id: str) -> str:
@@ -144,18 +146,24 @@ def load_card(name: str) -> dict[str, Any] | None:
     return json.loads(p.read_text())
 
 
-def shipped_file(name: str) -> tuple[Path, dict[str, Any]] | None:
-    """Path and card of a shipped weight file, checked against the card's SHA-256."""
+def shipped_weights(name: str) -> WeightFile | None:
+    """The record of a shipped weight set (e.g. ``edsr_x4``) from its card, or None if not shipped."""
     card = load_card(name)
     if card is None:
         return None
-    path = ASSETS_DIR / card["file"]
+    return WeightFile(card["file"], sha256=card["sha256"], meta=card)
+
+
+def shipped_file(name: str) -> tuple[Path, dict[str, Any]] | None:
+    """Path and card of a shipped weight file, checked against the card's SHA-256; None if not shipped."""
+    weights = shipped_weights(name)
+    if weights is None:
+        return None
+    path = ASSETS_DIR / weights.filename
     if not path.is_file():
         return None
-    digest = sha256_file(path)
-    if digest != card["sha256"]:
-        raise ModelFileError(f"{path.name}: SHA-256 does not match its model card; refusing to load it (re-export or re-checkout assets/)")
-    return path, card
+    weights.verify(path)
+    return path, weights.meta  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- downloads

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import torch
@@ -11,15 +13,37 @@ from srcore.errors import ModelFileError
 __all__ = ["ModelFileError", "load_state_dict", "sha256_file"]
 
 
+_digests: dict[str, tuple[tuple[int, int, int], str]] = {}
+_digests_lock = threading.Lock()
+
+
 def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks so large model files don't fill memory."""
+    """Hex SHA-256 of a file, computed once per (path, size, mtime, inode) and remembered.
+
+    Why remembered: availability checks run on every page load and every upscale verifies its
+    weights, and hashing a 160 MB checkpoint each time cost seconds. Any rewrite, replace or
+    touch of the file changes its size, mtime or inode, so a changed file is hashed again.
+    The file is read in chunks so large model files don't fill memory.
+    """
     import hashlib
 
+    key = str(Path(path).resolve())
+    st = os.stat(key)
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    with _digests_lock:
+        hit = _digests.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(key, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    st = os.stat(key)
+    if (st.st_size, st.st_mtime_ns, st.st_ino) == stamp:  # not rewritten while we read it
+        with _digests_lock:
+            _digests[key] = (stamp, digest)
+    return digest
 
 
 def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from typing import get_args
 
 import numpy as np
 import pytest
 
 from srcore.errors import MethodError, ModelFileError
+from srcore.methods.base import Family
 from srcore.registry import all_methods, get_method
 
 CONTRACT_IDS = {
@@ -20,9 +22,48 @@ CONTRACT_IDS = {
 def test_registry_has_contract_ids() -> None:
     ids = [m.id for m in all_methods()]
     assert CONTRACT_IDS <= set(ids)
-    assert len(ids) == len(set(ids))
     for m in all_methods():
         assert m.label and m.scales and m.description
+        assert m.family in get_args(Family)
+
+
+def test_registry_refuses_duplicate_ids() -> None:
+    """Two methods with one id would leave only the last reachable: the registry must say so instead."""
+    from srcore.methods.interpolation import Interpolation
+    from srcore.registry import index_methods
+
+    a = Interpolation(id="bicubic", label="Bicubic", scales=(2,), description="x")
+    b = Interpolation(id="bicubic", label="Bicubic again", scales=(2,), description="y")
+    assert index_methods([a]) == {"bicubic": a}
+    with pytest.raises(ValueError, match="two methods share the id 'bicubic'"):
+        index_methods([a, b])
+
+
+def test_weight_file_hashed_once_per_file_state(tmp_path) -> None:
+    """Verification reads a file once per (path, size, mtime, inode); any rewrite is read and checked again.
+
+    Why: availability is asked on every page load and upscale, and re-hashing large checkpoints
+    each time cost seconds. The unchanged-stamp case is shown by swapping the bytes in place and
+    restoring the mtime: the remembered digest answers without reading the file.
+    """
+    import os
+
+    from srcore.weights import WeightFile
+
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"good weights" * 1000)
+    spec = WeightFile("w.bin", sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    spec.verify(path)
+    st = path.stat()
+    with open(path, "r+b") as f:  # same inode, same size
+        f.write(b"X")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    spec.verify(path)  # not re-read: the file state (size, mtime, inode) is the one verified
+    tampered = tmp_path / "tampered.bin"
+    tampered.write_bytes(path.read_bytes())
+    os.replace(tampered, path)  # a new file (inode, mtime) under the same name is hashed again
+    with pytest.raises(ModelFileError, match="does not match"):
+        spec.verify(path)
 
 
 @pytest.mark.parametrize("method_id", ["nearest", "bilinear", "bicubic", "lanczos"])

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from srcore.errors import MethodError
+from srcore.errors import MethodError, ModelFileError
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class Availability:
 
 
 AVAILABLE = Availability(True)
+
+#: How a method runs; the app groups and labels methods by it, the ONNX/backend work keys on it.
+Family = Literal["interpolation", "opencv-dnn", "torch"]
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,14 @@ class Option:
 
 @dataclass
 class Upscaler(ABC):
-    """Base class. Subclasses set the fields and implement :meth:`_run` (and maybe :meth:`availability`)."""
+    """Base class. Subclasses are dataclasses complete at construction (every field given to the
+    constructor, nothing patched in afterwards), implement :meth:`_run`, and - when they need
+    files - say per scale what is missing with :meth:`missing` (and :meth:`blocker`)."""
 
     id: str
     label: str
     scales: tuple[int, ...]
-    family: str = "interpolation"  # interpolation | opencv-dnn | torch
+    family: Family = "interpolation"
     description: str = ""
     options: tuple[Option, ...] = field(default_factory=tuple)
     #: Overlap (in input pixels) that makes tiled output equal untiled output; 0 = not tileable/needed.
@@ -56,15 +61,55 @@ class Upscaler(ABC):
     def __post_init__(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Hook for subclasses (network caches, locks); the dataclass __init__ calls it."""
 
+    # -- availability: one implementation, two hooks ------------------------------------------
+
+    def blocker(self) -> str | None:
+        """Why the method cannot run at any scale on this machine (e.g. an OpenCV without the
+        ``.pb`` importer), or None. Checked before any file is looked for."""
+        return None
+
+    def missing(self, scale: int) -> str | None:
+        """Why ``scale`` cannot run here (its weight file is absent or fails its check), or None.
+
+        The one hook a method with weight files overrides; :meth:`availability` and
+        :meth:`available_scales` are built on it so every method answers the same way. A
+        :class:`ModelFileError` raised here (a tampered file) becomes the reason.
+        """
+        return None
+
+    def unavailable_reason(self, scale: int | None, reasons: list[str]) -> str:
+        """The reason shown when no asked scale can run (``scale`` None = any scale was asked).
+
+        ``reasons`` holds :meth:`missing`'s answer per asked scale, in order.
+        """
+        return reasons[0] if len(reasons) == 1 else f"no model file for any scale ({reasons[-1]})"
+
+    def _missing(self, scale: int) -> str | None:
+        try:
+            return self.missing(scale)
+        except ModelFileError as exc:
+            return str(exc)
+
     def available_scales(self) -> tuple[int, ...]:
-        """Scales that can actually run here (model files present)."""
-        return self.scales
+        """Scales that can actually run here (model files present and verified)."""
+        if self.blocker():
+            return ()
+        return tuple(s for s in self.scales if self._missing(s) is None)
 
     def availability(self, scale: int | None = None) -> Availability:
-        """Whether the method can run here (at ``scale``, if given), and why not."""
+        """Whether the method can run here (at ``scale``, if given; else at any scale), and why not."""
         if scale is not None and scale not in self.scales:
             return Availability(False, f"{self.id} does not support x{scale} (supports {self.scales_text})")
-        return AVAILABLE
+        blocker = self.blocker()
+        if blocker:
+            return Availability(False, blocker)
+        reasons = []
+        for s in (scale,) if scale is not None else self.scales:
+            why = self._missing(s)
+            if why is None:
+                return AVAILABLE
+            reasons.append(why)
+        return Availability(False, self.unavailable_reason(scale, reasons))
 
     @property
     def scales_text(self) -> str:

@@ -18,6 +18,8 @@ _FLAGS = {
 
 
 class Interpolation(Upscaler):
+    """``cv2.resize`` with the flag named by the id; nothing to load, so always available."""
+
     def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
         flag = _FLAGS[self.id][0]
         h, w = image.shape[:2]
@@ -30,7 +32,6 @@ def interpolation_methods() -> list[Upscaler]:
             id=key,
             label=label,
             scales=tuple(range(2, 9)),
-            family="interpolation",
             description=f"OpenCV cv2.resize with {label.lower()} interpolation; no learning involved.",
         )
         for key, (_, label) in _FLAGS.items()

@@ -8,6 +8,7 @@ threads, so calls on one network are serialised with a lock.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from srcore.errors import MethodError, ModelFileError
-from srcore.methods.base import AVAILABLE, Availability, Upscaler
+from srcore.methods.base import Family, Upscaler
 from srcore.paths import ASSETS_DIR
 from srcore.tiling import auto_tile, tiled_apply
 from srcore.weights import load_card, locate_verified, missing_reason, shipped_file
@@ -31,55 +32,40 @@ def opencv_reads_pb() -> bool:
     return hasattr(cv2.dnn, "readNetFromTensorflow")
 
 
+@dataclass
 class OpenCVDnn(Upscaler):
     """A dnn_superres network family; subclasses say where its ``.pb`` for a scale lives."""
 
-    algo: str = "espcn"
-    bytes_per_pixel: float = 4 * 64 * 4.0
+    family: Family = "opencv-dnn"
+    #: dnn_superres's name for the architecture (``setModel``): espcn, fsrcnn, lapsrn or edsr
+    algo: str = field(default="espcn", kw_only=True)
+    #: working-set estimate per input pixel, sizes the automatic tile
+    bytes_per_pixel: float = field(default=4 * 64 * 4.0, kw_only=True)
 
     def __post_init__(self) -> None:
         self._nets: dict[int, tuple[Any, threading.Lock]] = {}
         self._load_lock = threading.Lock()
 
     def model_path(self, scale: int) -> Path | None:  # pragma: no cover - abstract
+        """The verified ``.pb`` for ``scale``, or None when absent (ModelFileError when tampered)."""
         raise NotImplementedError
 
-    def missing(self, scale: int) -> str:  # pragma: no cover - abstract
+    def missing_text(self, scale: int) -> str:  # pragma: no cover - abstract
+        """What to tell the user when the file for ``scale`` is absent (and how to get it)."""
         raise NotImplementedError
 
-    def available_scales(self) -> tuple[int, ...]:
-        found = []
-        for s in self.scales:
-            try:
-                if self.model_path(s) is not None:
-                    found.append(s)
-            except ModelFileError:
-                pass
-        return tuple(found)
+    def blocker(self) -> str | None:
+        return None if opencv_reads_pb() else PB_UNSUPPORTED
 
-    def availability(self, scale: int | None = None) -> Availability:
-        base = super().availability(scale)
-        if not base:
-            return base
-        if not opencv_reads_pb():
-            return Availability(False, PB_UNSUPPORTED)
-        scales = (scale,) if scale is not None else self.scales
-        reasons = []
-        for s in scales:
-            try:
-                if self.model_path(s) is not None:
-                    return AVAILABLE
-                reasons.append(self.missing(s))
-            except ModelFileError as exc:
-                reasons.append(str(exc))
-        return Availability(False, reasons[0] if len(reasons) == 1 else f"no model file for any scale ({reasons[-1]})")
+    def missing(self, scale: int) -> str | None:
+        return None if self.model_path(scale) is not None else self.missing_text(scale)
 
     def _net(self, scale: int) -> tuple[Any, threading.Lock]:
         with self._load_lock:
             if scale not in self._nets:
                 path = self.model_path(scale)
                 if path is None:
-                    raise MethodError(self.missing(scale))
+                    raise MethodError(self.missing_text(scale))
                 if not opencv_reads_pb():
                     raise MethodError(PB_UNSUPPORTED)
                 sr = cv2.dnn_superres.DnnSuperResImpl_create()
@@ -103,18 +89,21 @@ class OpenCVDnn(Upscaler):
         return tiled_apply(run, image, scale, side, self.receptive_margin)
 
 
+@dataclass
 class StockDnn(OpenCVDnn):
     """A stock OpenCV model-zoo network, found in the model directories (``--models-dir``, cache)."""
 
-    stem: str = "ESPCN"
+    #: zoo file stem: ``<stem>_x<scale>.pb``
+    stem: str = field(default="ESPCN", kw_only=True)
 
     def model_path(self, scale: int) -> Path | None:
         return locate_verified(f"{self.stem}_x{scale}.pb")
 
-    def missing(self, scale: int) -> str:
+    def missing_text(self, scale: int) -> str:
         return missing_reason(f"{self.stem}_x{scale}.pb", self.id)
 
 
+@dataclass
 class ShippedDnn(OpenCVDnn):
     """Our own ESPCN/FSRCNN, trained here and exported to ``.pb`` in ``assets/``."""
 
@@ -122,44 +111,41 @@ class ShippedDnn(OpenCVDnn):
         found = shipped_file(f"{self.id}_x{scale}")
         return found[0] if found else None
 
-    def missing(self, scale: int) -> str:
+    def missing_text(self, scale: int) -> str:
         return f"our {self.id} x{scale} weights are not shipped in {ASSETS_DIR} (train with `python -m train.sr --arch {self.id} --scale {scale}` and export)"
 
     def info(self) -> dict[str, Any]:
         d = super().info()
-        d["cards"] = {s: load_card(f"{self.id}_x{s}") for s in self.scales if load_card(f"{self.id}_x{s}")}
+        d["cards"] = {s: c for s in self.scales if (c := load_card(f"{self.id}_x{s}"))}
         return d
 
 
-def _stock(id_: str, label: str, stem: str, algo: str, scales: tuple[int, ...], margin: int, bpp: float, desc: str) -> StockDnn:
-    m = StockDnn(id=id_, label=label, scales=scales, family="opencv-dnn", description=desc, receptive_margin=margin)
-    m.stem, m.algo, m.bytes_per_pixel = stem, algo, bpp
-    return m
-
-
 def opencv_methods() -> list[Upscaler]:
-    ours = []
-    for id_, label, algo, margin in (("espcn", "ESPCN (ours, OpenCV)", "espcn", 8), ("fsrcnn", "FSRCNN (ours, OpenCV)", "fsrcnn", 12)):
-        m = ShippedDnn(
+    ours: list[Upscaler] = [
+        ShippedDnn(
             id=id_,
             label=label,
             scales=(2, 3, 4),
-            family="opencv-dnn",
             description=f"Our {algo.upper()} trained on the 291-image set, exported to a TensorFlow graph and run by cv2.dnn_superres.",
             receptive_margin=margin,
+            algo=algo,
         )
-        m.algo = algo
-        ours.append(m)
+        for id_, label, algo, margin in (("espcn", "ESPCN (ours, OpenCV)", "espcn", 8), ("fsrcnn", "FSRCNN (ours, OpenCV)", "fsrcnn", 12))
+    ]
+    stock = [
+        ("dnn-espcn", "ESPCN (OpenCV zoo)", "ESPCN", "espcn", (2, 3, 4), 8, 4 * 100.0,
+         "Stock ESPCN (Shi et al. 2016) from OpenCV's dnn_superres zoo (TF-ESPCN)."),
+        ("dnn-fsrcnn", "FSRCNN (OpenCV zoo)", "FSRCNN", "fsrcnn", (2, 3, 4), 12, 4 * 150.0,
+         "Stock FSRCNN (Dong et al. 2016) from OpenCV's dnn_superres zoo."),
+        ("dnn-fsrcnn-small", "FSRCNN-small (OpenCV zoo)", "FSRCNN-small", "fsrcnn", (2, 3, 4), 8, 4 * 80.0,
+         "Stock FSRCNN-small from OpenCV's dnn_superres zoo: faster, a little worse."),
+        ("dnn-lapsrn", "LapSRN (OpenCV zoo)", "LapSRN", "lapsrn", (2, 4, 8), 24, 4 * 64 * 8.0,
+         "Stock LapSRN (Lai et al. 2017) from OpenCV's dnn_superres zoo: Laplacian pyramid, progressive upsampling."),
+        ("dnn-edsr", "EDSR (OpenCV zoo)", "EDSR", "edsr", (2, 3, 4), 40, 4 * 256 * 12.0,
+         "Stock EDSR (Lim et al. 2017) TensorFlow port from OpenCV's dnn_superres zoo (38 MB per scale)."),
+    ]
     return [
-        _stock("dnn-espcn", "ESPCN (OpenCV zoo)", "ESPCN", "espcn", (2, 3, 4), 8, 4 * 100.0,
-               "Stock ESPCN (Shi et al. 2016) from OpenCV's dnn_superres zoo (TF-ESPCN)."),
-        _stock("dnn-fsrcnn", "FSRCNN (OpenCV zoo)", "FSRCNN", "fsrcnn", (2, 3, 4), 12, 4 * 150.0,
-               "Stock FSRCNN (Dong et al. 2016) from OpenCV's dnn_superres zoo."),
-        _stock("dnn-fsrcnn-small", "FSRCNN-small (OpenCV zoo)", "FSRCNN-small", "fsrcnn", (2, 3, 4), 8, 4 * 80.0,
-               "Stock FSRCNN-small from OpenCV's dnn_superres zoo: faster, a little worse."),
-        _stock("dnn-lapsrn", "LapSRN (OpenCV zoo)", "LapSRN", "lapsrn", (2, 4, 8), 24, 4 * 64 * 8.0,
-               "Stock LapSRN (Lai et al. 2017) from OpenCV's dnn_superres zoo: Laplacian pyramid, progressive upsampling."),
-        _stock("dnn-edsr", "EDSR (OpenCV zoo)", "EDSR", "edsr", (2, 3, 4), 40, 4 * 256 * 12.0,
-               "Stock EDSR (Lim et al. 2017) TensorFlow port from OpenCV's dnn_superres zoo (38 MB per scale)."),
+        *(StockDnn(id=id_, label=label, scales=scales, description=desc, receptive_margin=margin, stem=stem, algo=algo, bytes_per_pixel=bpp)
+          for id_, label, stem, algo, scales, margin, bpp, desc in stock),
         *ours,
     ]

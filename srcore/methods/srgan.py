@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from srcore.errors import MethodError
-from srcore.methods.base import AVAILABLE, Availability, Option, Upscaler
+from srcore.methods.base import Option, Upscaler
 from srcore.methods.torch_sr import TorchUpscaler, edsr_bytes_per_pixel, run_network
 from srcore.models.edsr import EDSR
 from srcore.paths import ASSETS_DIR
@@ -34,19 +34,10 @@ class SRGAN(TorchUpscaler):
     psnr_asset: str = "srgan_x4_psnr"
     train_hint: str = "python -m train.srgan"
 
-    def availability(self, scale: int | None = None) -> Availability:
-        base = super().availability(scale)
-        if not base:
-            return base
-        try:
-            if shipped_file(self.gan_asset) and shipped_file(self.psnr_asset):
-                return AVAILABLE
-        except Exception as exc:  # checksum mismatch etc.
-            return Availability(False, str(exc))
-        return Availability(False, f"our {self.id} weights ({self.gan_asset}, {self.psnr_asset}) are not shipped in {ASSETS_DIR} (train: `{self.train_hint}`)")
-
-    def available_scales(self) -> tuple[int, ...]:
-        return (4,) if self.availability(4) else ()
+    def missing(self, scale: int) -> str | None:
+        if shipped_file(self.gan_asset) and shipped_file(self.psnr_asset):
+            return None
+        return f"our {self.id} weights ({self.gan_asset}, {self.psnr_asset}) are not shipped in {ASSETS_DIR} (train: `{self.train_hint}`)"
 
     def _states(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
         with self._lock:
@@ -86,9 +77,9 @@ class SRGAN(TorchUpscaler):
 
 def srgan_methods() -> list[Upscaler]:
     return [
-        SRGAN(id="srgan", label="SRGAN (ours)", scales=(4,), family="torch", options=(STRENGTH,), receptive_margin=40,
+        SRGAN(id="srgan", label="SRGAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
               description="Our SRGAN: EDSR-baseline generator fine-tuned with perceptual + adversarial loss; strength dials between PSNR and GAN weights."),
-        SRGAN(id="real-gan", label="Real-GAN (ours)", scales=(4,), family="torch", options=(STRENGTH,), receptive_margin=40,
+        SRGAN(id="real-gan", label="Real-GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
               gan_asset="real_gan_x4", psnr_asset="real_gan_x4_psnr",
               train_hint="python -m train.srgan --degrade realistic --init assets/real_edsr_x4.safetensors",
               description="Our real-world GAN: Real-EDSR fine-tuned with perceptual + adversarial loss on realistic degradations; "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from srcore.errors import MethodError, ModelFileError
-from srcore.methods.base import AVAILABLE, Availability, Upscaler
+from srcore.methods.base import Family, Upscaler
 from srcore.models.edsr import EDSR, edsr_config_from_state_dict
 from srcore.paths import ASSETS_DIR, model_dirs, searched_dirs_text
 from srcore.tiling import auto_tile, tiled_apply
@@ -61,8 +61,11 @@ def run_network(
     return tiled_apply(run, image, scale, side, margin)
 
 
+@dataclass
 class TorchUpscaler(Upscaler):
     """Base for torch methods: lazy, thread-safe, once-per-scale model loading."""
+
+    family: Family = "torch"
 
     def __post_init__(self) -> None:
         self._models: dict[Any, nn.Module] = {}
@@ -102,27 +105,14 @@ class OurEDSR(TorchUpscaler):
     def _weights(self, scale: int) -> tuple[Path, dict[str, Any]] | None:
         return shipped_file(f"{self.asset}_x{scale}")
 
-    def available_scales(self) -> tuple[int, ...]:
-        out = []
-        for s in self.scales:
-            try:
-                if self._weights(s):
-                    out.append(s)
-            except ModelFileError:
-                pass
-        return tuple(out)
+    def missing(self, scale: int) -> str | None:
+        return None if self._weights(scale) else self._not_shipped(f"x{scale}")
 
-    def availability(self, scale: int | None = None) -> Availability:
-        base = super().availability(scale)
-        if not base:
-            return base
-        try:
-            if scale is None and self.available_scales() or scale is not None and self._weights(scale):
-                return AVAILABLE
-        except ModelFileError as exc:
-            return Availability(False, str(exc))
-        which = f"x{scale}" if scale else "any scale"
-        return Availability(False, f"our {self.id} weights for {which} are not shipped in {ASSETS_DIR} (train: `{self.train_hint}`)")
+    def unavailable_reason(self, scale: int | None, reasons: list[str]) -> str:
+        return reasons[0] if scale is not None else self._not_shipped("any scale")
+
+    def _not_shipped(self, which: str) -> str:
+        return f"our {self.id} weights for {which} are not shipped in {ASSETS_DIR} (train: `{self.train_hint}`)"
 
     def _model(self, scale: int) -> EDSR:
         found = self._weights(scale)
@@ -150,8 +140,13 @@ class OurEDSR(TorchUpscaler):
 _OFFICIAL_RE = re.compile(r"^edsr_(baseline_)?x(\d)-([0-9a-f]{8})\.pt$")
 
 
+@dataclass
 class OfficialEDSR(TorchUpscaler):
-    """The official EDSR-PyTorch checkpoints (Lim et al.), found in the model directories."""
+    """The official EDSR-PyTorch checkpoints (Lim et al.), found in the model directories.
+
+    Availability only looks for the file; its SHA-256 is checked when the network is loaded
+    (a refused file raises ModelFileError there), once per file state like every weight file.
+    """
 
     def _find(self, scale: int) -> Path | None:
         """Prefer the full EDSR over the baseline when both are present (it is ~0.3 dB better)."""
@@ -166,18 +161,16 @@ class OfficialEDSR(TorchUpscaler):
         hits.sort(key=lambda p: "baseline" in p.name)
         return hits[0] if hits else None
 
-    def availability(self, scale: int | None = None) -> Availability:
-        base = super().availability(scale)
-        if not base:
-            return base
-        scales = (scale,) if scale else self.scales
-        if any(self._find(s) for s in scales):
-            return AVAILABLE
-        names = ", ".join(n for n, s in EDSR_OFFICIAL_FILES.items() if s in scales)
-        return Availability(False, f"official EDSR weights ({names}) not found in {searched_dirs_text()}; run `python -m srcore download edsr-official`")
+    def missing(self, scale: int) -> str | None:
+        return None if self._find(scale) else self._not_found((scale,))
 
-    def available_scales(self) -> tuple[int, ...]:
-        return tuple(s for s in self.scales if self._find(s))
+    def unavailable_reason(self, scale: int | None, reasons: list[str]) -> str:
+        return self._not_found((scale,) if scale is not None else self.scales)
+
+    @staticmethod
+    def _not_found(scales: tuple[int, ...]) -> str:
+        names = ", ".join(n for n, s in EDSR_OFFICIAL_FILES.items() if s in scales)
+        return f"official EDSR weights ({names}) not found in {searched_dirs_text()}; run `python -m srcore download edsr-official`"
 
     def _model(self, scale: int) -> EDSR:
         path = self._find(scale)
@@ -206,39 +199,9 @@ class OfficialEDSR(TorchUpscaler):
         return run_network(model, image, scale, tile, self.receptive_margin, bpp, self.device, self.half)
 
 
-class SpandrelFile(TorchUpscaler):
-    """A user's own ``.pth``/``.safetensors`` model (ESRGAN, Real-ESRGAN, SwinIR, HAT, ...) via spandrel."""
-
-    path: Path = Path()
-    arch: str = "?"
-
-    def _load(self) -> Any:
-        def build() -> nn.Module:
-            import spandrel
-
-            state = load_state_dict(self.path)
-            try:
-                desc = spandrel.ModelLoader().load_from_state_dict(state)
-            except Exception as exc:
-                raise ModelFileError(f"{self.path.name}: spandrel does not recognise this architecture ({str(exc)[:160]})") from None
-            if not isinstance(desc, spandrel.ImageModelDescriptor) or desc.input_channels != 3 or desc.output_channels != 3:
-                raise ModelFileError(f"{self.path.name}: not an RGB image-to-image super-resolution model")
-            wrapper = _DescriptorModule(desc)
-            return wrapper
-
-        return self._get("model", build)
-
-    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
-        mod = self._load()
-        desc = mod.desc  # type: ignore[attr-defined]
-        req = desc.size_requirements
-        return run_network(
-            mod, image, scale, tile, self.receptive_margin, 4.0 * 64 * 40, self.device,
-            self.half and desc.supports_half, multiple_of=max(1, req.multiple_of),
-        )
-
-
 class _DescriptorModule(nn.Module):
+    """A spandrel descriptor as an ``nn.Module``, so the shared loader can move it to the device."""
+
     def __init__(self, desc: Any) -> None:
         super().__init__()
         self.desc = desc
@@ -246,6 +209,45 @@ class _DescriptorModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.desc(x)
+
+
+@dataclass
+class SpandrelFile(TorchUpscaler):
+    """A user's own ``.pth``/``.safetensors`` model (ESRGAN, Real-ESRGAN, SwinIR, HAT, ...) via spandrel.
+
+    Built by :func:`file_method`, which reads the file first: the architecture, scale and label
+    come from the loaded descriptor, so the object is complete when constructed.
+    """
+
+    path: Path = field(kw_only=True)
+    arch: str = field(kw_only=True)
+    network: _DescriptorModule = field(kw_only=True, repr=False, compare=False)
+
+    def _load(self) -> _DescriptorModule:
+        return self._get("model", lambda: self.network)  # type: ignore[return-value]
+
+    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
+        mod = self._load()
+        desc = mod.desc
+        req = desc.size_requirements
+        return run_network(
+            mod, image, scale, tile, self.receptive_margin, 4.0 * 64 * 40, self.device,
+            self.half and desc.supports_half, multiple_of=max(1, req.multiple_of),
+        )
+
+
+def _load_descriptor(path: Path) -> _DescriptorModule:
+    """Read a user model file (safe loaders only) and let spandrel recognise it as an RGB SR network."""
+    import spandrel
+
+    state = load_state_dict(path)
+    try:
+        desc = spandrel.ModelLoader().load_from_state_dict(state)
+    except Exception as exc:
+        raise ModelFileError(f"{path.name}: spandrel does not recognise this architecture ({str(exc)[:160]})") from None
+    if not isinstance(desc, spandrel.ImageModelDescriptor) or desc.input_channels != 3 or desc.output_channels != 3:
+        raise ModelFileError(f"{path.name}: not an RGB image-to-image super-resolution model")
+    return _DescriptorModule(desc)
 
 
 def file_method(spec: str, allowed_dirs: list[Path] | None = None) -> SpandrelFile:
@@ -264,25 +266,25 @@ def file_method(spec: str, allowed_dirs: list[Path] | None = None) -> SpandrelFi
         raise MethodError(f"model file not found: {path}")
     if path.suffix.lower() not in {".pth", ".pt", ".safetensors", ".ckpt", ".bin"}:
         raise ModelFileError(f"{path.name}: expected a .pth, .pt or .safetensors model file")
-    m = SpandrelFile(id=f"file:{raw}", label=path.name, scales=(1,), family="torch", receptive_margin=24)
-    m.path = path
-    mod = m._load()
-    desc = mod.desc  # type: ignore[attr-defined]
-    m.arch = desc.architecture.name
-    m.scales = (int(desc.scale),)
-    m.label = f"{path.name} ({m.arch} x{desc.scale})"
-    m.description = f"User model {path.name}: {m.arch}, x{desc.scale}, {sum(p.numel() for p in desc.model.parameters()) / 1e6:.2f} M params (loaded with spandrel)."
-    return m
+    network = _load_descriptor(path)
+    desc = network.desc
+    arch, scale = desc.architecture.name, int(desc.scale)
+    params = sum(p.numel() for p in desc.model.parameters()) / 1e6
+    return SpandrelFile(
+        id=f"file:{raw}", label=f"{path.name} ({arch} x{scale})", scales=(scale,), receptive_margin=24,
+        description=f"User model {path.name}: {arch}, x{scale}, {params:.2f} M params (loaded with spandrel).",
+        path=path, arch=arch, network=network,
+    )
 
 
 def torch_methods() -> list[Upscaler]:
     return [
-        OurEDSR(id="edsr", label="EDSR-baseline (ours)", scales=(2, 4), family="torch", receptive_margin=40,
+        OurEDSR(id="edsr", label="EDSR-baseline (ours)", scales=(2, 4), receptive_margin=40,
                 description="EDSR-baseline (16 blocks x 64 channels, Lim et al. 2017) trained here on the 291 set, L1 loss."),
-        OurEDSR(id="real-edsr", label="Real-EDSR (ours)", scales=(4,), family="torch", receptive_margin=40, asset="real_edsr",
+        OurEDSR(id="real-edsr", label="Real-EDSR (ours)", scales=(4,), receptive_margin=40, asset="real_edsr",
                 train_hint="python -m train.sr --arch edsr --degrade realistic --init assets/edsr_x4.safetensors",
                 description="Our EDSR-baseline fine-tuned on real-world degradations (blur, resampling, noise, JPEG; Real-ESRGAN's "
                             "second-order model) mixed with clean bicubic: made for JPEG/noisy photos."),
-        OfficialEDSR(id="edsr-official", label="EDSR (official weights)", scales=(2, 3, 4), family="torch", receptive_margin=40,
+        OfficialEDSR(id="edsr-official", label="EDSR (official weights)", scales=(2, 3, 4), receptive_margin=40,
                      description="The official EDSR-PyTorch weights (DIV2K-trained); the full model when present, else the baseline."),
     ]
