@@ -42,22 +42,34 @@ def tiled_apply(
     tile: int,
     margin: int,
     progress: Callable[[float], None] | None = None,
+    fixed_window: bool = False,
 ) -> np.ndarray:
     """Apply ``fn`` (input patch -> ``scale``-times larger uint8 patch) tile by tile.
 
     ``tile`` <= 0, or an image that fits in one tile, runs ``fn`` once on the whole image.
+    ``fixed_window``: every patch handed to ``fn`` has the same shape (``tile + 2 * margin``,
+    capped by the image): border windows slide inwards instead of shrinking. Why: inference
+    runtimes (onnxruntime, OpenVINO) re-plan for every new input shape, which costs more than
+    the extra border pixels. A window only ever gains context, so the output is unchanged.
     """
     h, w = image.shape[:2]
     if tile <= 0 or (h <= tile and w <= tile):
         return fn(image)
     out: np.ndarray | None = None
-    ys, xs = range(0, h, tile), range(0, w, tile)
+    th = tw = tile
+    if fixed_window:  # even tiles (e.g. 2 x 200, not 320 + 80), so the common window wastes little
+        th, tw = math.ceil(h / math.ceil(h / tile)), math.ceil(w / math.ceil(w / tile))
+    ys, xs = range(0, h, th), range(0, w, tw)
     total, done = len(ys) * len(xs), 0
     for y0 in ys:
         for x0 in xs:
-            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+            y1, x1 = min(y0 + th, h), min(x0 + tw, w)
             py0, px0 = max(0, y0 - margin), max(0, x0 - margin)
             py1, px1 = min(h, y1 + margin), min(w, x1 + margin)
+            if fixed_window:
+                wh, ww = min(h, th + 2 * margin), min(w, tw + 2 * margin)
+                py0, px0 = min(max(0, y0 - margin), h - wh), min(max(0, x0 - margin), w - ww)
+                py1, px1 = py0 + wh, px0 + ww
             res = fn(image[py0:py1, px0:px1])
             if out is None:
                 out = np.empty((h * scale, w * scale) + res.shape[2:], dtype=res.dtype)

@@ -128,18 +128,23 @@ class Upscaler(ABC):
         if not avail:
             raise MethodError(avail.reason)
 
-    def upscale(self, image: np.ndarray, scale: int, *, tile: int | None = None, **options: Any) -> np.ndarray:
+    def upscale(self, image: np.ndarray, scale: int, *, tile: int | None = None, backend: str | None = None, **options: Any) -> np.ndarray:
         """Upscale ``image`` (RGB uint8) by the integer ``scale``.
 
         ``tile``: input tile side for network methods (``None`` = pick from free memory, 0 = off).
+        ``backend``: where torch networks run (:data:`srcore.backends.BACKENDS`; None = torch);
+        methods without a torch network ignore it.
         ``options``: method options such as ``strength``; unknown ones are rejected.
         """
+        from srcore.backends import use_backend
+
         self.check(image, scale)
         known = {o.name for o in self.options}
         unknown = set(options) - known
         if unknown:
             raise MethodError(f"{self.id}: unknown option(s) {', '.join(sorted(unknown))}")
-        out = self._run(np.ascontiguousarray(image), scale, tile=tile, **options)
+        with use_backend(backend):
+            out = self._run(np.ascontiguousarray(image), scale, tile=tile, **options)
         expected = (image.shape[0] * scale, image.shape[1] * scale, 3)
         if out.shape != expected:
             raise RuntimeError(f"{self.id} returned {out.shape}, expected {expected}")

@@ -9,10 +9,12 @@ network run whatever alpha, and a smooth trade-off in between.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from srcore.errors import MethodError
 from srcore.methods.base import Option, Upscaler
@@ -49,7 +51,11 @@ class SRGAN(TorchUpscaler):
                 self._models["states"] = (load_state_dict(psnr), load_state_dict(gan), card)  # type: ignore[assignment]
             return self._models["states"]  # type: ignore[return-value]
 
-    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
+    def weight_files(self, scale: int) -> list[Path]:
+        return [found[0] for a in (self.psnr_asset, self.gan_asset) if (found := shipped_file(a))]
+
+    def torch_network(self, scale: int, **options: Any) -> nn.Module:
+        """The generator with weights interpolated at ``strength`` (cached for the last two strengths)."""
         alpha = float(options.get("strength", STRENGTH.default))
         if not 0.0 <= alpha <= 1.0:
             raise MethodError(f"{self.id}: strength must be between 0 and 1, got {alpha}")
@@ -66,7 +72,10 @@ class SRGAN(TorchUpscaler):
             nets = [k for k in self._models if isinstance(k, tuple)]
             if ("net", alpha) not in self._models and len(nets) >= 2:
                 del self._models[nets[0]]
-        model = self._get(("net", alpha), build)
+        return self._get(("net", alpha), build)
+
+    def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
+        model = self.torch_network(scale, **options)
         return run_network(model, image, scale, tile, self.receptive_margin, edsr_bytes_per_pixel(64, 4), self.device, self.half)
 
     def info(self) -> dict[str, Any]:

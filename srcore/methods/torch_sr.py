@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from srcore.backends import current as current_backend
+from srcore.backends import forward_for
 from srcore.errors import MethodError, ModelFileError
 from srcore.methods.base import Family, Upscaler
 from srcore.models.edsr import EDSR, edsr_config_from_state_dict
@@ -42,7 +44,12 @@ def run_network(
     half: bool = False,
     multiple_of: int = 1,
 ) -> np.ndarray:
-    """Run an RGB->RGB network tile by tile; input/output uint8 H x W x 3."""
+    """Run an RGB->RGB network tile by tile; input/output uint8 H x W x 3.
+
+    The network runs on the backend chosen for this call (:func:`srcore.backends.forward_for`);
+    conversion, padding, tiling and rounding are the same for every backend.
+    """
+    forward = forward_for(forward, device, half)
 
     def run(patch: np.ndarray) -> np.ndarray:
         h, w = patch.shape[:2]
@@ -58,7 +65,7 @@ def run_network(
             return y[0].permute(1, 2, 0).cpu().numpy()
 
     side = auto_tile(bytes_per_pixel, device.type) if tile is None else tile
-    return tiled_apply(run, image, scale, side, margin)
+    return tiled_apply(run, image, scale, side, margin, fixed_window=current_backend() != "torch")
 
 
 @dataclass
@@ -86,6 +93,14 @@ class TorchUpscaler(Upscaler):
     @property
     def half(self) -> bool:
         return self.device.type == "cuda"
+
+    def torch_network(self, scale: int, **options: Any) -> nn.Module:
+        """The loaded network that ``_run`` uses at ``scale`` with ``options`` (for export and the backends)."""
+        raise NotImplementedError
+
+    def weight_files(self, scale: int) -> list[Path]:
+        """The weight file(s) behind :meth:`torch_network` (their SHA-256 goes into exported files)."""
+        raise NotImplementedError
 
 
 def edsr_bytes_per_pixel(n_feats: int, scale: int) -> float:
@@ -126,6 +141,13 @@ class OurEDSR(TorchUpscaler):
             return m
 
         return self._get(scale, build)  # type: ignore[return-value]
+
+    def torch_network(self, scale: int, **options: Any) -> nn.Module:
+        return self._model(scale)
+
+    def weight_files(self, scale: int) -> list[Path]:
+        found = self._weights(scale)
+        return [found[0]] if found else []
 
     def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
         model = self._model(scale)
@@ -193,6 +215,13 @@ class OfficialEDSR(TorchUpscaler):
 
         return self._get((path, scale), build)  # type: ignore[return-value]
 
+    def torch_network(self, scale: int, **options: Any) -> nn.Module:
+        return self._model(scale)
+
+    def weight_files(self, scale: int) -> list[Path]:
+        found = self._find(scale)
+        return [found] if found else []
+
     def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
         model = self._model(scale)
         bpp = edsr_bytes_per_pixel(int(model.config["n_feats"]), scale)
@@ -225,6 +254,12 @@ class SpandrelFile(TorchUpscaler):
 
     def _load(self) -> _DescriptorModule:
         return self._get("model", lambda: self.network)  # type: ignore[return-value]
+
+    def torch_network(self, scale: int, **options: Any) -> nn.Module:
+        return self._load()
+
+    def weight_files(self, scale: int) -> list[Path]:
+        return [self.path]
 
     def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
         mod = self._load()

@@ -1,0 +1,238 @@
+"""Inference backends for the torch methods: torch, onnxruntime, OpenVINO, and ``auto``.
+
+Why: on a CPU the same network runs markedly faster in an inference runtime than in torch eager
+(fused conv+ReLU, better blocking, no Python per layer). Every backend runs the *same* fp32
+network, exported once per loaded model to ONNX (:func:`srcore.export.onnx_bytes`), so outputs
+equal torch's to well within 1/255. ``openvino-bf16`` is the opt-in exception: bfloat16 matmuls
+(AMX/AVX512-BF16) are several times faster but drift up to a few /255, so ``auto`` never picks it.
+
+The backend is chosen per call (``Upscaler.upscale(..., backend=...)``) and travels to
+:func:`srcore.methods.torch_sr.run_network` in a context variable, so method classes need no
+per-backend code; tiling, padding and rounding stay in one place (``run_network``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import platform
+import re
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from srcore.errors import MethodError
+
+#: What ``--backend`` accepts. ``openvino-bf16`` is opt-in (faster, not within 1/255 of torch).
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "openvino-bf16")
+#: Runtime module each backend needs (torch is always there).
+_MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "openvino-bf16": "openvino"}
+
+#: ``auto``'s preference by CPU kind, fastest first, from ``benchmarks/speed.py`` (see README):
+#: on AVX-512 (Xeon, AMX/BF16) and on AVX2 (EPYC, issue 13) OpenVINO fp32 beat onnxruntime,
+#: which beat torch eager. Unknown CPUs (ARM, no AVX2) keep torch: nothing measured there.
+AUTO_ORDER: dict[str, tuple[str, ...]] = {
+    "avx512": ("openvino", "onnxruntime", "torch"),
+    "avx2": ("openvino", "onnxruntime", "torch"),
+    "other": ("torch",),
+}
+
+#: (concrete backend, whether it was picked by ``auto``): auto falls back to torch where export fails.
+_current: ContextVar[tuple[str, bool]] = ContextVar("srcore_backend", default=("torch", False))
+
+
+# --------------------------------------------------------------------------- the CPU
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    """What the speed figures need to be read: model, cores we may use, SIMD width, peak."""
+
+    model: str
+    cores: int
+    simd_bits: int  # 512 (AVX-512), 256 (AVX2/FMA), 128 otherwise
+    ghz: float
+    bf16: bool
+
+    @property
+    def kind(self) -> str:
+        return {512: "avx512", 256: "avx2"}.get(self.simd_bits, "other")
+
+    @property
+    def fp32_peak_gflops(self) -> float:
+        """cores x fp32 lanes x 2 flops per FMA x 2 FMA units x clock (base clock: turbo varies)."""
+        return self.cores * (self.simd_bits // 32) * 2 * 2 * self.ghz
+
+    def describe(self) -> str:
+        return (f"{self.model}, {self.cores} cores usable, {self.simd_bits}-bit SIMD{' + BF16' if self.bf16 else ''}, "
+                f"{self.ghz:.2f} GHz, fp32 peak {self.fp32_peak_gflops:.0f} GFLOP/s")
+
+
+@lru_cache(maxsize=1)
+def cpu_info() -> CpuInfo:
+    model, flags, mhz = platform.processor() or platform.machine(), set(), 0.0
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                key, val = key.strip(), val.strip()
+                if key == "model name":
+                    model = val
+                elif key == "flags" and not flags:
+                    flags = set(val.split())
+                elif key == "cpu MHz" and not mhz:
+                    mhz = float(val)
+    except OSError:
+        pass
+    m = re.search(r"@\s*([\d.]+)\s*GHz", model)  # nominal clock beats the momentary 'cpu MHz'
+    ghz = float(m.group(1)) if m else (mhz / 1000 if mhz else 2.0)
+    simd = 512 if "avx512f" in flags else 256 if {"avx2", "fma"} <= flags else 128
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return CpuInfo(model, cores, simd, ghz, "avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def installed(backend: str) -> bool:
+    mod = _MODULES.get(backend)
+    return mod is None or importlib.util.find_spec(mod) is not None
+
+
+def resolve(backend: str | None) -> str:
+    """The concrete backend for ``backend`` (``None``/``auto`` -> the fastest installed one here)."""
+    name = (backend or "torch").strip().lower()
+    if name not in BACKENDS:
+        raise MethodError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if name == "auto":
+        return next(b for b in AUTO_ORDER[cpu_info().kind] if installed(b))
+    if not installed(name):
+        raise MethodError(f"backend {name} needs the {_MODULES[name]} package (pip install {_MODULES[name]}); or use --backend auto")
+    return name
+
+
+def available_backends() -> list[str]:
+    """Backends that can run here (for the CLI help and the app's setting)."""
+    return [b for b in BACKENDS if installed(b)]
+
+
+@contextlib.contextmanager
+def use_backend(backend: str | None) -> Iterator[str]:
+    """Run the enclosed network calls on ``backend`` (resolved); yields the concrete name."""
+    name = resolve(backend)
+    token = _current.set((name, (backend or "").strip().lower() == "auto"))
+    try:
+        yield name
+    finally:
+        _current.reset(token)
+
+
+def current() -> str:
+    return _current.get()[0]
+
+
+# --------------------------------------------------------------------------- runners
+
+#: A compiled network: NCHW float32 RGB in [0, 1] -> NCHW float32 (the same contract as the torch module).
+Runner = Callable[[np.ndarray], np.ndarray]
+
+_runners: weakref.WeakKeyDictionary[Any, dict[str, Runner]] = weakref.WeakKeyDictionary()
+_onnx: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def _onnx_for(module: Any) -> bytes:
+    if module not in _onnx:
+        from srcore.export import onnx_bytes
+
+        _onnx[module] = onnx_bytes(module)
+    return _onnx[module]
+
+
+def _threads() -> int:
+    import torch
+
+    return max(1, torch.get_num_threads())
+
+
+def _ort_runner(model: bytes) -> Runner:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = _threads()  # same threads as torch: a fair comparison, no oversubscription
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return lambda x: sess.run(None, {name: x})[0]
+
+
+def _ov_runner(model: bytes, precision: str) -> Runner:
+    import io
+
+    import openvino as ov
+
+    core = ov.Core()
+    net = ov.convert_model(io.BytesIO(model))
+    # f32 explicitly: on AMX/BF16 CPUs OpenVINO would otherwise silently run in bf16.
+    # Dynamic H/W: the CPU plugin caches a plan per input shape; tiling yields only a few shapes.
+    compiled = core.compile_model(net, "CPU", {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
+                                               "INFERENCE_NUM_THREADS": _threads()})
+    req = compiled.create_infer_request()
+    lock = threading.Lock()  # one infer request: serialise callers (the app may run methods in threads)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with lock:
+            return np.array(req.infer([x])[0], copy=True)
+
+    return run
+
+
+def runner(module: Any, backend: str) -> Runner:
+    """The compiled ``backend`` runner of a torch module (exported and compiled once, then cached)."""
+    with _lock:
+        per = _runners.setdefault(module, {})
+        if backend not in per:
+            model = _onnx_for(module)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if backend == "onnxruntime":
+                    per[backend] = _ort_runner(model)
+                elif backend in ("openvino", "openvino-bf16"):
+                    per[backend] = _ov_runner(model, "bf16" if backend.endswith("bf16") else "f32")
+                else:
+                    raise MethodError(f"no runner for backend {backend}")
+        return per[backend]
+
+
+def forward_for(forward: Callable[[Any], Any], device: Any, half: bool) -> Callable[[Any], Any]:
+    """``forward`` itself on the torch backend (and on GPUs), else its runtime twin on CPU tensors.
+
+    Modules that cannot be exported (exotic spandrel architectures) fall back to torch under
+    ``auto`` and fail with one clear line when a runtime was asked for by name.
+    """
+    backend, auto = _current.get()
+    if backend == "torch" or half or getattr(device, "type", "cpu") != "cpu":
+        return forward
+    import torch
+
+    try:
+        run = runner(forward, backend)
+    except MethodError:
+        raise
+    except Exception as exc:  # export or compile failed
+        if auto:
+            return forward
+        raise MethodError(f"this network cannot run on {backend} ({type(exc).__name__}: {str(exc)[:120]}); use --backend torch") from None
+
+    def fwd(x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(run(np.ascontiguousarray(x.detach().float().cpu().numpy())))
+
+    return fwd
