@@ -93,7 +93,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     src, dst = Path(args.input), Path(args.output)
     files = _collect_inputs(src)
     folder_mode = src.is_dir()
-    if folder_mode and dst.suffix:
+    if folder_mode and dst.suffix and not dst.is_dir():  # an existing folder is a folder whatever its name (out.v2/)
         raise SRError(f"{dst}: the input is a folder, so the output must be a folder too")
     failures = 0
     for path in tqdm(files, disable=not folder_mode, unit="img", desc=f"{method.id} x{args.scale}"):

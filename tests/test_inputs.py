@@ -203,6 +203,18 @@ def test_folder_upscale_with_progress_and_skips(tmp_path: Path, capsys, astronau
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
 
 
+def test_folder_upscale_into_existing_dotted_folder(tmp_path: Path, capsys, astronaut) -> None:
+    """An existing output folder is a folder whatever its name (``out.v2/``, ``mktemp -d`` names); a new dotted name is not."""
+    src, dst = tmp_path / "in", tmp_path / "out.v2"
+    src.mkdir()
+    dst.mkdir()
+    Image.fromarray(astronaut[:20, :30]).save(src / "a.png")
+    code, out, _ = run_cli(["upscale", str(src), "-m", "bicubic", "-s", "2", "-o", str(dst)], capsys)
+    assert code == 0 and "wrote 1 image(s)" in out and len(list(dst.glob("*.png"))) == 1
+    code, _, err = run_cli(["upscale", str(src), "-m", "bicubic", "-s", "2", "-o", str(tmp_path / "new.png")], capsys)
+    assert code == 2 and "must be a folder too" in err
+
+
 def test_output_format_errors_are_clear(rgb_png: Path, tmp_path: Path, capsys) -> None:
     code, _, err = run_cli(["upscale", str(rgb_png), "-m", "bicubic", "-s", "2", "-o", str(tmp_path / "o.xyz")], capsys)
     assert code == 2 and "cannot write" in err and err.count("\n") == 1

@@ -126,7 +126,8 @@ def opencv_methods() -> list[Upscaler]:
             id=id_,
             label=label,
             scales=(2, 3, 4),
-            description=f"Our {algo.upper()} trained on the 291-image set, exported to a TensorFlow graph and run by cv2.dnn_superres.",
+            description=f"Our {algo.upper()} trained here, exported to a TensorFlow graph and run by cv2.dnn_superres "
+                        "(training data and measured numbers: its model card).",
             receptive_margin=margin,
             algo=algo,
         )

@@ -315,7 +315,8 @@ def file_method(spec: str, allowed_dirs: list[Path] | None = None) -> SpandrelFi
 def torch_methods() -> list[Upscaler]:
     return [
         OurEDSR(id="edsr", label="EDSR-baseline (ours)", scales=(2, 4), receptive_margin=40,
-                description="EDSR-baseline (16 blocks x 64 channels, Lim et al. 2017) trained here on the 291 set, L1 loss."),
+                description="EDSR-baseline (16 blocks x 64 channels, Lim et al. 2017) trained here with L1 loss on clean bicubic LR "
+                            "(training data and measured numbers: its model card)."),
         OurEDSR(id="real-edsr", label="Real-EDSR (ours)", scales=(4,), receptive_margin=40, asset="real_edsr",
                 train_hint="python -m train.sr --arch edsr --degrade realistic --init assets/edsr_x4.safetensors",
                 description="Our EDSR-baseline fine-tuned on real-world degradations (blur, resampling, noise, JPEG; Real-ESRGAN's "
