@@ -82,6 +82,7 @@ def run_bench(
     progress: Callable[[int, int, str], None] | None = None,
     tile: int | None = None,
     lpips_net: str = "alex",
+    backend: str | None = None,
 ) -> BenchResult:
     """Benchmark ``method_ids``; unavailable methods land in ``skipped`` with the reason.
 
@@ -118,7 +119,7 @@ def run_bench(
         rows = []
         for item in images:
             t0 = time.perf_counter()
-            out = method.upscale(item.lr, scale, tile=tile, **opts)
+            out = method.upscale(item.lr, scale, tile=tile, backend=backend, **opts)
             secs = time.perf_counter() - t0
             rows.append({"image": item.name, "seconds": secs, **score(out, item.hr, scale, lpips_fn)})
             done += 1

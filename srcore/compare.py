@@ -169,10 +169,12 @@ def run_one(
     tile: int | None = None,
     allow_files: bool = True,
     allowed_dirs: list[Path] | None = None,
+    backend: str | None = None,
 ) -> MethodResult:
     """Run one method on a prepared input; failures become a result with ``error`` set.
 
     ``allow_files``/``allowed_dirs`` gate ``file:`` models (the UI restricts them to operator folders).
+    ``backend``: where torch networks run (:data:`srcore.backends.BACKENDS`: torch, onnxruntime, openvino, auto, ...).
     """
     try:
         method = get_method(method_id, allow_files=allow_files, allowed_dirs=allowed_dirs)
@@ -186,7 +188,7 @@ def run_one(
         return res
     try:
         t0 = time.perf_counter()
-        res.output = method.upscale(prep.lr, prep.scale, tile=tile, **opts)
+        res.output = method.upscale(prep.lr, prep.scale, tile=tile, backend=backend, **opts)
         res.seconds = time.perf_counter() - t0
     except SRError as exc:
         res.error = str(exc)
@@ -218,6 +220,7 @@ def iter_compare(
     tile: int | None = None,
     allow_files: bool = True,
     allowed_dirs: list[Path] | None = None,
+    backend: str | None = None,
 ) -> Iterator[tuple[Prepared, str | None, MethodResult]]:
     """Yield ``(prepared, lpips_variant, result)`` as each method finishes (the UI streams these)."""
     if not method_ids:
@@ -225,7 +228,8 @@ def iter_compare(
     prep = prepare(image, scale, mode)
     lpips_fn, variant = _lpips_for(prep, lpips)
     for mid in method_ids:
-        yield prep, variant, run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs)
+        yield prep, variant, run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs,
+                                     backend=backend)
 
 
 def compare(
@@ -239,6 +243,7 @@ def compare(
     progress: Callable[[int, int, str], None] | None = None,
     allow_files: bool = True,
     allowed_dirs: list[Path] | None = None,
+    backend: str | None = None,
 ) -> Comparison:
     """Run every method and collect a :class:`Comparison`."""
     if not method_ids:
@@ -247,7 +252,7 @@ def compare(
     lpips_fn, variant = _lpips_for(prep, lpips)
     results: list[MethodResult] = []
     for i, mid in enumerate(method_ids):
-        results.append(run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs))
+        results.append(run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs, backend=backend))
         if progress:
             progress(i + 1, len(method_ids), mid)
     return Comparison(prep, results, variant)
