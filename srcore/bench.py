@@ -1,9 +1,12 @@
-"""Dataset benchmark: mean PSNR-Y / SSIM-Y / LPIPS and seconds per image, per method.
+"""Dataset benchmark: mean metrics and seconds per image, per method.
 
 A dataset folder holds either ``HR/`` and ``LR/`` with matching file names (pairs used as
-given, e.g. the MATLAB-made Set5/Set14 LR files) or just images (LR made with our
-MATLAB-style degradation). The JSON it writes is a contract:
-``{"scale", "lpips_variant", "images", "results": {id: {psnr_y, ssim_y, lpips, seconds_per_image}}}``.
+given, e.g. the MATLAB-made Set5/Set14 LR files) or just images (LR made with our degradation:
+MATLAB-style bicubic by default, or ``jpeg`` / ``realistic`` - :class:`srcore.degrade.Degradation`;
+with one of those, the ``HR/`` images of a paired folder are degraded instead of using ``LR/``).
+The JSON it writes is a contract: ``{"scale", "lpips_variant", "images", "degradation",
+"results": {id: {psnr_y, ssim_y, lpips, gmsd, niqe, lr_psnr, seconds_per_image, reasons}}}``;
+a metric that could not be computed is ``null`` and ``reasons`` says why.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from srcore.compare import score
-from srcore.degrade import crop_to_multiple, degrade
+from srcore.compare import method_options
+from srcore.degrade import Degradation, degrade_image
 from srcore.errors import InputImageError, SRError
 from srcore.imageio import is_image_file, load_image
 from srcore.registry import get_method
+from srcore.scoring import Scores, aggregate, score
+
+#: The metric keys ``bench`` reports per method (``psnr_rgb`` is a compare-only extra).
+BENCH_METRICS = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr")
+#: ``degradation`` record of a folder whose ``LR/`` files are used as given.
+GIVEN_LR = {"kind": "given", "source": "LR/ files used as given"}
 
 
 @dataclass
@@ -28,6 +37,8 @@ class BenchImage:
     name: str
     hr: np.ndarray
     lr: np.ndarray
+    #: how ``lr`` was made: :data:`GIVEN_LR`, or the degradation's drawn parameters
+    degradation: dict[str, Any] = field(default_factory=lambda: dict(GIVEN_LR))
 
 
 @dataclass
@@ -35,21 +46,30 @@ class BenchResult:
     scale: int
     lpips_variant: str | None
     images: int
-    results: dict[str, dict[str, float | None]]
+    results: dict[str, dict[str, Any]]
     skipped: dict[str, str] = field(default_factory=dict)
-    per_image: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    degradation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"scale": self.scale, "lpips_variant": self.lpips_variant, "images": self.images, "results": self.results}
+        return {"scale": self.scale, "lpips_variant": self.lpips_variant, "images": self.images,
+                "degradation": self.degradation, "results": self.results}
 
 
-def load_dataset(folder: Path, scale: int, limit: int | None = None) -> list[BenchImage]:
+def load_dataset(folder: Path, scale: int, limit: int | None = None, degradation: Degradation | None = None) -> list[BenchImage]:
+    """The (HR, LR) pairs of a dataset folder - the one loader bench, export, training validation use.
+
+    HR is always cropped to a multiple of ``scale`` (the benchmark convention). ``HR/`` + ``LR/``
+    pairs are used as given unless ``degradation`` is ``jpeg``/``realistic``, which degrades the HR
+    images (image ``i`` with the random stream ``(seed, i)``); plain images are degraded with
+    ``degradation`` (default MATLAB bicubic).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputImageError(f"dataset folder not found: {folder}")
     hr_dir, lr_dir = folder / "HR", folder / "LR"
+    spec = degradation or Degradation()
     items: list[BenchImage] = []
-    if hr_dir.is_dir() and lr_dir.is_dir():
+    if hr_dir.is_dir() and lr_dir.is_dir() and spec.kind == "bicubic":
         for hr_path in sorted(p for p in hr_dir.iterdir() if is_image_file(p)):
             lr_path = lr_dir / hr_path.name
             if not lr_path.is_file():
@@ -62,14 +82,26 @@ def load_dataset(folder: Path, scale: int, limit: int | None = None) -> list[Ben
             if limit and len(items) >= limit:
                 break
     else:
-        for path in sorted(p for p in folder.iterdir() if is_image_file(p)):
-            hr, lr = degrade(crop_to_multiple(load_image(path).rgb, scale), scale)
-            items.append(BenchImage(path.stem, hr, lr))
+        source = hr_dir if hr_dir.is_dir() else folder
+        for i, path in enumerate(sorted(p for p in source.iterdir() if is_image_file(p))):
+            try:
+                made = degrade_image(load_image(path).rgb, scale, spec, index=i)
+            except ValueError as exc:
+                raise InputImageError(f"{path.name}: {exc}") from exc
+            items.append(BenchImage(path.stem, made.hr, made.lr, made.params))
             if limit and len(items) >= limit:
                 break
     if not items:
         raise InputImageError(f"no images found in {folder} (expected HR/ + LR/ or image files)")
     return items
+
+
+def degradation_record(images: list[BenchImage]) -> dict[str, Any]:
+    """What made a dataset's LR: the shared record, plus every image's drawn parameters when they differ."""
+    first = images[0].degradation
+    if all(it.degradation == first for it in images):
+        return dict(first)
+    return {"kind": first.get("kind"), "per_image": {it.name: it.degradation for it in images}}
 
 
 def run_bench(
@@ -82,27 +114,30 @@ def run_bench(
     progress: Callable[[int, int, str], None] | None = None,
     tile: int | None = None,
     lpips_net: str = "alex",
+    degradation: Degradation | None = None,
     backend: str | None = None,
 ) -> BenchResult:
     """Benchmark ``method_ids``; unavailable methods land in ``skipped`` with the reason.
 
+    ``degradation``: how LR is made from HR (see :func:`load_dataset`); recorded in the result.
+
     ``lpips_net`` picks the LPIPS backbone (``alex`` or ``vgg``): a perceptually trained model is
     judged on both, so one tuned to a single distance cannot pass for better.
     """
-    images = load_dataset(data, scale, limit) if isinstance(data, (str, Path)) else data
-    lpips_fn, variant = None, None
+    images = load_dataset(data, scale, limit, degradation) if isinstance(data, (str, Path)) else data
+    lpips_fn, variant, lpips_reason = None, None, "LPIPS switched off (--no-lpips)"
     if lpips:
         try:
             from srcore.lpips import get_lpips
 
             lpips_fn = get_lpips(lpips_net)
             variant = lpips_fn.variant
-        except Exception:  # reported as variant None / lpips None
-            lpips_fn = None
-    results: dict[str, dict[str, float | None]] = {}
+        except Exception as exc:  # reported as variant None / lpips None with the reason
+            lpips_fn, lpips_reason = None, f"LPIPS unavailable: {exc}"
+    results: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
-    per_image: dict[str, list[dict[str, Any]]] = {}
     total, done = len(method_ids) * len(images), 0
+    skip = {} if lpips_fn is not None else {"lpips": lpips_reason}
     for mid in method_ids:
         try:
             method = get_method(mid)
@@ -115,21 +150,20 @@ def run_bench(
             skipped[mid] = avail.reason
             done += len(images)
             continue
-        opts = {k: v for k, v in (options or {}).get(mid, {}).items() if k in {o.name for o in method.options}}
-        rows = []
+        opts = method_options(method, (options or {}).get(mid))
+        rows: list[Scores] = []
         for item in images:
             t0 = time.perf_counter()
             out = method.upscale(item.lr, scale, tile=tile, backend=backend, **opts)
             secs = time.perf_counter() - t0
-            rows.append({"image": item.name, "seconds": secs, **score(out, item.hr, scale, lpips_fn)})
+            row = score(out, scale, hr=item.hr, lr=item.lr, lpips_fns={"lpips": lpips_fn} if lpips_fn else None,
+                        metrics=BENCH_METRICS, skip=skip)
+            row.values["seconds"] = secs
+            rows.append(row)
             done += 1
             if progress:
                 progress(done, total, mid)
-        per_image[mid] = rows
-        results[mid] = {
-            "psnr_y": float(np.mean([r["psnr_y"] for r in rows])),
-            "ssim_y": float(np.mean([r["ssim_y"] for r in rows])),
-            "lpips": float(np.mean([r["lpips"] for r in rows])) if lpips_fn is not None else None,
-            "seconds_per_image": float(np.mean([r["seconds"] for r in rows])),
-        }
-    return BenchResult(scale, variant, len(images), results, skipped, per_image)
+        mean = aggregate(rows)
+        results[mid] = {**{k: mean.values[k] for k in BENCH_METRICS}, "seconds_per_image": mean.values["seconds"],
+                        "reasons": mean.reasons}
+    return BenchResult(scale, variant, len(images), results, skipped, degradation_record(images))

@@ -46,6 +46,41 @@ def _options(args: argparse.Namespace, ids: list[str]) -> dict[str, dict[str, An
     return {i: {"strength": args.strength} for i in ids}
 
 
+def _degradation(args: argparse.Namespace) -> Any:
+    """The ``--degrade/--seed/--jpeg-quality`` choice as a :class:`srcore.degrade.Degradation` (None = default)."""
+    from srcore.degrade import DEFAULT_JPEG_QUALITY, Degradation
+
+    if args.degrade is None:
+        if args.seed is not None or args.jpeg_quality is not None:
+            raise SRError("--seed/--jpeg-quality need --degrade jpeg|realistic")
+        return None
+    try:
+        return Degradation(args.degrade, args.seed or 0, args.jpeg_quality if args.jpeg_quality is not None else DEFAULT_JPEG_QUALITY)
+    except ValueError as exc:
+        raise SRError(f"--degrade: {exc}") from exc
+
+
+def _metric_columns(keys: tuple[str, ...], lpips_variant: str | None) -> list[tuple[str, str, int]]:
+    """(key, heading with the better direction, digits) for the metric columns of a table."""
+    from srcore.scoring import METRICS
+
+    digits = {"psnr_y": 2, "lr_psnr": 2, "ssim_y": 4, "lpips": 4, "gmsd": 4, "niqe": 3}
+    heading = {k: METRICS[k].heading for k in keys}
+    if "lpips" in heading and lpips_variant:
+        heading["lpips"] = f"{lpips_variant} ↓"
+    return [(k, heading[k], digits.get(k, 3)) for k in keys]
+
+
+def _add_degrade_args(s: argparse.ArgumentParser, what: str) -> None:
+    from srcore.degrade import DEGRADATIONS
+
+    s.add_argument("--degrade", choices=DEGRADATIONS, default=None,
+                   help=f"how LR is made from {what} (default bicubic = MATLAB imresize); jpeg: bicubic then JPEG; "
+                        "realistic: Real-ESRGAN-style second-order pipeline")
+    s.add_argument("--seed", type=int, default=None, help="seed of the realistic degradation (default 0)")
+    s.add_argument("--jpeg-quality", type=int, default=None, help="JPEG quality of --degrade jpeg (default 50)")
+
+
 # ------------------------------------------------------------------------------------ commands
 
 
@@ -80,7 +115,7 @@ def _collect_inputs(src: Path) -> list[Path]:
 def cmd_upscale(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from srcore.compare import upscale_alpha
+    from srcore.compare import method_options, upscale_alpha
     from srcore.imageio import load_image, save_image
     from srcore.registry import get_method
 
@@ -88,8 +123,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     avail = method.availability(args.scale)
     if not avail:
         raise SRError(avail.reason)
-    opts = _options(args, [method.id]).get(method.id, {})
-    opts = {k: v for k, v in opts.items() if k in {o.name for o in method.options}}
+    opts = method_options(method, _options(args, [method.id]).get(method.id))
     src, dst = Path(args.input), Path(args.output)
     files = _collect_inputs(src)
     folder_mode = src.is_dir()
@@ -122,16 +156,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from srcore.registry import all_methods
     from srcore.sheet import crop_sheet, nearest_enlarge
 
+    degradation = _degradation(args)
+    if degradation is not None and args.mode == "upscale":
+        raise SRError("--degrade applies to reference mode only (upscale mode uses the input as it is)")
     img = load_image(args.input)
     ids = _ids(args.methods) or [m.id for m in all_methods() if m.availability(args.scale)]
     res = compare(img, args.scale, ids, args.mode, _options(args, ids), lpips=not args.no_lpips, tile=args.tile,
-                  progress=lambda i, n, mid: print(f"[{i}/{n}] {mid}", file=sys.stderr))
+                  progress=lambda i, n, mid: print(f"[{i}/{n}] {mid}", file=sys.stderr), degradation=degradation)
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
-    variant = res.lpips_variant or "LPIPS"
-    rows = [[r["method"], _fmt(r["psnr_y"], 2), _fmt(r["ssim_y"], 4), _fmt(r["lpips"], 4), _fmt(r["seconds"], 3),
-             r["output_size"] or "-", r["error"] or ""] for r in res.table()]
-    print_table(["method", "PSNR-Y", "SSIM-Y", variant, "seconds", "size", "error"], rows)
+    keys = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr") if args.mode == "reference" else ("niqe", "lr_psnr")
+    cols = _metric_columns(keys, res.lpips_variant)
+    rows = [[r["method"], *(_fmt(r[k], d) for k, _, d in cols), _fmt(r["seconds"], 3), r["output_size"] or "-",
+             r["error"] or "; ".join(f"{k}: {why}" for k, why in r["reasons"].items() if k in keys and why != "no ground truth (upscale mode)")]
+            for r in res.table()]
+    print_table(["method", *(h for _, h, _ in cols), "seconds", "size", "error / why a metric is missing"], rows)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -172,14 +211,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     res = run_bench(Path(args.data), args.scale, ids, args.limit, not args.no_lpips, _options(args, ids), progress, args.tile,
-                    lpips_net=args.lpips_net)
+                    lpips_net=args.lpips_net, degradation=_degradation(args))
     bar.close()
     for mid, why in res.skipped.items():
         print(f"skipped {mid}: {why}", file=sys.stderr)
+    for mid, r in res.results.items():
+        for key, why in r["reasons"].items():
+            print(f"note: {mid} {key}: {why}", file=sys.stderr)
     variant = res.lpips_variant or "LPIPS"
-    print(f"{Path(args.data)}  x{args.scale}  {res.images} images  (PSNR-Y/SSIM-Y on BT.601 Y, {args.scale} px shaved; {variant})")
-    rows = [[mid, _fmt(r["psnr_y"], 2), _fmt(r["ssim_y"], 4), _fmt(r["lpips"], 4), _fmt(r["seconds_per_image"], 3)] for mid, r in res.results.items()]
-    print_table(["method", "PSNR-Y", "SSIM-Y", variant, "s/image"], rows)
+    kind = (res.degradation or {}).get("kind", "given")
+    print(f"{Path(args.data)}  x{args.scale}  {res.images} images  LR: {kind}  (PSNR-Y/SSIM-Y on BT.601 Y, {args.scale} px shaved; {variant})")
+    cols = _metric_columns(("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr"), res.lpips_variant)
+    rows = [[mid, *(_fmt(r[k], d) for k, _, d in cols), _fmt(r["seconds_per_image"], 3)] for mid, r in res.results.items()]
+    print_table(["method", *(h for _, h, _ in cols), "s/image"], rows)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res.to_json(), indent=2))
@@ -246,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
+    _add_degrade_args(s, "the input (reference mode)")
     s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("bench", parents=[common], help="benchmark methods on a dataset folder")
@@ -258,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lpips-net", choices=["alex", "vgg"], default="alex", help="LPIPS backbone (default alex)")
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
+    _add_degrade_args(s, "HR images (folders with LR/ keep their LR unless jpeg/realistic)")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("download", parents=[common], help="fetch model files (SHA-256 checked) into the cache")

@@ -1,9 +1,11 @@
 """The comparison pipeline shared by the CLI and the UI.
 
-*Reference mode* treats the input as ground truth: crop to a multiple of the scale, make
-the LR input with MATLAB-style bicubic degradation, restore it with every method, and score
-each output against the original. *Upscale mode* upscales the input as it is; there is no
-ground truth, so no full-reference metric is computed (and the report says so).
+*Reference mode* treats the input as ground truth: crop to a multiple of the scale, make the LR
+input with a degradation (:class:`srcore.degrade.Degradation`: MATLAB-style ``bicubic`` by default,
+or ``jpeg`` / ``realistic``, seeded, the drawn parameters recorded), restore it with every method,
+and score each output against the original. *Upscale mode* upscales the input as it is; there is
+no ground truth, so only the no-reference metrics (NIQE, LR-PSNR) are computed, and the report
+says so. Scoring itself is :func:`srcore.scoring.score`.
 """
 
 from __future__ import annotations
@@ -17,14 +19,30 @@ from typing import Any
 import cv2
 import numpy as np
 
-from srcore.degrade import degrade, imresize
+from srcore.degrade import Degradation, degrade_image, imresize
 from srcore.errors import InputImageError, SRError
 from srcore.imageio import LoadedImage
-from srcore.metrics import CONVENTION, psnr_rgb, psnr_y, ssim_y
+from srcore.methods.base import Upscaler
+from srcore.metrics import CONVENTION
 from srcore.registry import get_method
+from srcore.scoring import METRICS, Scores, score
 
 MODES = ("reference", "upscale")
-NO_REFERENCE_NOTE = "upscale mode: the input has no ground truth, so PSNR/SSIM/LPIPS are not computed"
+NO_REFERENCE_NOTE = (
+    "upscale mode: the input has no ground truth, so PSNR/SSIM/LPIPS/GMSD are not computed; "
+    "NIQE and LR-PSNR need none and are"
+)
+
+
+def method_options(method: Upscaler, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The subset of ``options`` that ``method`` takes.
+
+    Why one place: the CLI's ``--strength`` and the UI's sliders apply to every chosen method, and
+    only some methods have that knob; ``Upscaler.upscale`` rejects unknown options, so each caller
+    (compare, bench, upscale) filters here instead of keeping its own copy of the rule.
+    """
+    known = {o.name for o in method.options}
+    return {k: v for k, v in (options or {}).items() if k in known}
 
 
 @dataclass
@@ -34,28 +52,31 @@ class MethodResult:
     output: np.ndarray | None = None
     alpha: np.ndarray | None = None
     seconds: float = 0.0
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
     error: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    #: why a metric in ``metrics`` is None (too small for the network, no ground truth, ...)
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.output is not None
 
     def row(self, lpips_variant: str | None) -> dict[str, Any]:
-        """One table row; keys are stable (used by the CLI's JSON, the UI table and the API)."""
+        """One table row; keys are stable (used by the CLI's JSON, the UI table and the API).
+
+        Every metric key of :data:`srcore.scoring.METRICS` is present (``None`` when not computed);
+        ``reasons`` maps each ``None`` metric of a successful run to why.
+        """
         h, w = self.output.shape[:2] if self.output is not None else (0, 0)
         return {
             "method": self.method_id,
             "label": self.label,
-            "psnr_y": self.metrics.get("psnr_y"),
-            "ssim_y": self.metrics.get("ssim_y"),
-            "psnr_rgb": self.metrics.get("psnr_rgb"),
-            "lpips": self.metrics.get("lpips"),
-            "lpips_variant": lpips_variant if "lpips" in self.metrics else None,
+            **{k: self.metrics.get(k) for k in METRICS},
+            "lpips_variant": lpips_variant if self.metrics.get("lpips") is not None else None,
             "seconds": round(self.seconds, 4),
             "output_size": f"{w}x{h}" if self.output is not None else None,
             "error": self.error,
+            "reasons": dict(self.reasons),
         }
 
 
@@ -70,6 +91,8 @@ class Prepared:
     lr_alpha: np.ndarray | None
     hr_alpha: np.ndarray | None
     notes: list[str]
+    #: the degradation that made ``lr`` and the parameters it drew (reference mode; None in upscale mode)
+    degradation: dict[str, Any] | None = None
 
 
 @dataclass
@@ -101,12 +124,19 @@ class Comparison:
             "lpips_variant": self.lpips_variant,
             "input_size": f"{self.prepared.lr.shape[1]}x{self.prepared.lr.shape[0]}",
             "notes": self.notes,
+            "degradation": self.prepared.degradation,
             "results": self.table(),
         }
 
 
-def prepare(image: LoadedImage | np.ndarray, scale: int, mode: str = "reference") -> Prepared:
-    """Make the LR input (and HR reference) for a comparison."""
+def prepare(
+    image: LoadedImage | np.ndarray, scale: int, mode: str = "reference", degradation: Degradation | None = None
+) -> Prepared:
+    """Make the LR input (and HR reference) for a comparison.
+
+    ``degradation`` (reference mode) picks how the LR is made; default MATLAB bicubic. In upscale
+    mode the input is used as it is, so a degradation is ignored (with a note).
+    """
     if mode not in MODES:
         raise SRError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     if isinstance(image, np.ndarray):
@@ -115,21 +145,26 @@ def prepare(image: LoadedImage | np.ndarray, scale: int, mode: str = "reference"
     rgb, alpha = image.rgb, image.alpha
     if mode == "upscale":
         notes.append(NO_REFERENCE_NOTE)
+        if degradation is not None and degradation.kind != "bicubic":
+            notes.append(f"degradation {degradation.label} ignored: upscale mode uses the input as it is")
         return Prepared(mode, scale, rgb, None, alpha, None, notes)
     h, w = rgb.shape[:2]
     if h < 2 * scale or w < 2 * scale:
         raise InputImageError(
             f"a {w}x{h} image is too small to use as ground truth at x{scale} (needs at least {2 * scale}x{2 * scale}); use upscale mode"
         )
-    hr, lr = degrade(rgb, scale)
+    spec = degradation or Degradation()
+    made = degrade_image(rgb, scale, spec)
+    hr, lr = made.hr, made.lr
     if hr.shape != rgb.shape:
         notes.append(f"cropped to {hr.shape[1]}x{hr.shape[0]} (a multiple of {scale}) before degrading")
     hr_alpha = lr_alpha = None
     if alpha is not None:
         hr_alpha = alpha[: hr.shape[0], : hr.shape[1]]
         lr_alpha = imresize(hr_alpha, 1.0 / scale)
-    notes.append(f"reference mode: LR made with MATLAB-style bicubic x1/{scale}; metrics: {CONVENTION}")
-    return Prepared(mode, scale, lr, hr, lr_alpha, hr_alpha, notes)
+    how = "MATLAB-style bicubic" if spec.kind == "bicubic" else f"{spec.label} (MATLAB bicubic based)"
+    notes.append(f"reference mode: LR made with {how} x1/{scale}; metrics: {CONVENTION}")
+    return Prepared(mode, scale, lr, hr, lr_alpha, hr_alpha, notes, made.params)
 
 
 def upscale_alpha(alpha: np.ndarray | None, scale: int) -> np.ndarray | None:
@@ -140,22 +175,12 @@ def upscale_alpha(alpha: np.ndarray | None, scale: int) -> np.ndarray | None:
     return cv2.resize(alpha, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
 
 
-def score(output: np.ndarray, hr: np.ndarray, scale: int, lpips_fn: Callable[[np.ndarray, np.ndarray], float] | None) -> dict[str, float]:
-    m = {
-        "psnr_y": psnr_y(output, hr, shave=scale),
-        "ssim_y": ssim_y(output, hr, shave=scale),
-        "psnr_rgb": psnr_rgb(output, hr, shave=scale),
-    }
-    if lpips_fn is not None:
-        try:
-            m["lpips"] = float(lpips_fn(output, hr))
-        except ValueError:
-            pass  # image below the LPIPS network's minimum size: PSNR/SSIM still stand
-    return m
-
-
 def get_lpips_metric(net: str = "alex") -> Any:
-    """The LPIPS metric (loaded once), or None with the reason when it cannot be had."""
+    """The shared LPIPS metric (loaded once; ``.variant`` says which).
+
+    Raises :class:`srcore.lpips.LPIPSUnavailableError` when no LPIPS network can be set up, so the
+    caller decides how to report it (compare adds a note and scores the rest).
+    """
     from srcore.lpips import get_lpips
 
     return get_lpips(net)
@@ -180,8 +205,8 @@ def run_one(
         method = get_method(method_id, allow_files=allow_files, allowed_dirs=allowed_dirs)
     except SRError as exc:
         return MethodResult(method_id, method_id, error=str(exc))
-    opts = {k: v for k, v in (options or {}).items() if k in {o.name for o in method.options}}
-    res = MethodResult(method.id, method.label, options=opts)
+    opts = method_options(method, options)
+    res = MethodResult(method.id, method.label)
     avail = method.availability(prep.scale)
     if not avail:
         res.error = avail.reason
@@ -194,9 +219,15 @@ def run_one(
         res.error = str(exc)
         return res
     res.alpha = upscale_alpha(prep.lr_alpha, prep.scale)
-    if prep.hr is not None:
-        res.metrics = score(res.output, prep.hr, prep.scale, lpips_fn)
+    scores = score_prepared(res.output, prep, lpips_fn)
+    res.metrics, res.reasons = scores.values, scores.reasons
     return res
+
+
+def score_prepared(output: np.ndarray, prep: Prepared, lpips_fn: Callable[[np.ndarray, np.ndarray], float] | None) -> Scores:
+    """:func:`srcore.scoring.score` for one output of a comparison (every metric its mode allows)."""
+    skip = {} if lpips_fn is not None or prep.hr is None else {"lpips": "LPIPS not computed (off or unavailable; see the notes)"}
+    return score(output, prep.scale, hr=prep.hr, lr=prep.lr, lpips_fns={"lpips": lpips_fn} if lpips_fn else None, skip=skip)
 
 
 def _lpips_for(prep: Prepared, wanted: bool) -> tuple[Callable[[np.ndarray, np.ndarray], float] | None, str | None]:
@@ -220,12 +251,18 @@ def iter_compare(
     tile: int | None = None,
     allow_files: bool = True,
     allowed_dirs: list[Path] | None = None,
+    degradation: Degradation | None = None,
     backend: str | None = None,
 ) -> Iterator[tuple[Prepared, str | None, MethodResult]]:
-    """Yield ``(prepared, lpips_variant, result)`` as each method finishes (the UI streams these)."""
+    """Yield ``(prepared, lpips_variant, result)`` as each method finishes (the UI streams these).
+
+    ``degradation`` (reference mode): how the LR input is made - ``Degradation("jpeg", jpeg_quality=50)``,
+    ``Degradation("realistic", seed=0)``; default MATLAB bicubic. Its drawn parameters are in
+    ``prepared.degradation`` and the JSON's ``degradation`` key.
+    """
     if not method_ids:
         raise SRError("no method chosen")
-    prep = prepare(image, scale, mode)
+    prep = prepare(image, scale, mode, degradation)
     lpips_fn, variant = _lpips_for(prep, lpips)
     for mid in method_ids:
         yield prep, variant, run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs,
@@ -243,16 +280,15 @@ def compare(
     progress: Callable[[int, int, str], None] | None = None,
     allow_files: bool = True,
     allowed_dirs: list[Path] | None = None,
+    degradation: Degradation | None = None,
     backend: str | None = None,
 ) -> Comparison:
-    """Run every method and collect a :class:`Comparison`."""
-    if not method_ids:
-        raise SRError("no method chosen")
-    prep = prepare(image, scale, mode)
-    lpips_fn, variant = _lpips_for(prep, lpips)
-    results: list[MethodResult] = []
-    for i, mid in enumerate(method_ids):
-        results.append(run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs, backend=backend))
+    """Run every method and collect a :class:`Comparison` (:func:`iter_compare`, gathered)."""
+    streamed: list[tuple[Prepared, str | None, MethodResult]] = []
+    for item in iter_compare(image, scale, method_ids, mode, options, lpips, tile, allow_files, allowed_dirs, degradation,
+                             backend=backend):
+        streamed.append(item)
         if progress:
-            progress(i + 1, len(method_ids), mid)
-    return Comparison(prep, results, variant)
+            progress(len(streamed), len(method_ids), method_ids[len(streamed) - 1])
+    prep, variant, _ = streamed[0]  # iter_compare raises on an empty method list
+    return Comparison(prep, [r for _, _, r in streamed], variant)

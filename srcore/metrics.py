@@ -4,15 +4,19 @@ PSNR-Y / SSIM-Y: computed on BT.601 studio-swing luma (16-235) after shaving ``s
 pixels (normally the scale factor) from every border - the convention of SRCNN onwards, so
 our figures sit next to published tables. SSIM is Wang et al.'s, Gaussian window sigma=1.5.
 RGB PSNR is offered too, for people who want the colour error counted.
-LPIPS lives in :mod:`srcore.lpips` (it needs a network).
+GMSD (a weight-free structural score that grain cannot fool) and LR-PSNR (consistency of an
+output with the LR input it was given, no ground truth needed) are here too.
+LPIPS lives in :mod:`srcore.lpips` (it needs a network), NIQE in :mod:`srcore.niqe`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import correlate
 from skimage.metrics import structural_similarity
 
-from srcore.color import rgb_to_y_bt601
+from srcore.color import rgb_to_y_bt601, rgb_to_y_full
+from srcore.degrade import imresize
 
 #: Human-readable description of the convention our PSNR-Y/SSIM-Y use; shown in reports.
 CONVENTION = "Y of BT.601 YCbCr (16-235), border of `scale` px shaved"
@@ -70,3 +74,48 @@ def error_map_y(output: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Absolute luma difference |output - reference| (float64, 0-219), for heatmaps."""
     _check_pair(output, reference)
     return np.abs(rgb_to_y_bt601(output) - rgb_to_y_bt601(reference))
+
+
+#: GMSD's stability constant for images in [0, 1] (Xue et al.: T = 170 on a 0-255 scale).
+GMSD_T = 170.0 / 255.0**2
+_PREWITT_X = np.array([[-1.0, 0.0, 1.0]] * 3) / 3.0
+
+
+def gmsd(output: np.ndarray, reference: np.ndarray, shave: int = 0) -> float:
+    """Gradient Magnitude Similarity Deviation (Xue et al. 2014); 0 = identical, higher = worse.
+
+    Why this one: it has no learned weights, and it measures how *unevenly* the local gradient
+    structure agrees with the reference - invented grain and ringing add gradients where the
+    reference has none, so it rises where LPIPS (which likes high-frequency energy) falls.
+    Convention of ``piq.gmsd`` (checked against it in the tests): luma Y = 0.299R + 0.587G + 0.114B
+    in [0, 1] after shaving ``shave`` px, 2x2 average pooling (zero-padded bottom/right when a side
+    is odd), Prewitt gradients with zero padding, T = 170/255^2, standard deviation of the GMS map.
+    """
+    _check_pair(output, reference)
+    maps = []
+    for img in (output, reference):
+        y = _shave(rgb_to_y_full(img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)).astype(np.float64), shave)
+        pad = max(y.shape[0] % 2, y.shape[1] % 2)
+        y = np.pad(y, ((0, pad), (0, pad)))
+        h, w = y.shape[0] // 2 * 2, y.shape[1] // 2 * 2
+        if h < 2 or w < 2:
+            raise ValueError(f"GMSD needs at least 2x2 px, got {y.shape[1]}x{y.shape[0]}")
+        y = y[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        gx = correlate(y, _PREWITT_X, mode="constant")
+        gy = correlate(y, _PREWITT_X.T, mode="constant")
+        maps.append(np.sqrt(gx * gx + gy * gy))
+    gms = (2 * maps[0] * maps[1] + GMSD_T) / (maps[0] ** 2 + maps[1] ** 2 + GMSD_T)
+    return float(np.sqrt(np.mean((gms - gms.mean()) ** 2)))
+
+
+def lr_psnr(output: np.ndarray, lr: np.ndarray, scale: int, shave: int = 1) -> float:
+    """PSNR-Y of the output downscaled by ``1/scale`` (MATLAB bicubic) against the LR input.
+
+    The PIRM/NTIRE "LR-PSNR" consistency check: it needs no ground truth, and a low value says
+    the method invented content that contradicts the picture it was given. ``shave`` LR pixels
+    (default 1 = ``scale`` output pixels, the HR-side convention) are dropped at each border.
+    """
+    down = imresize(output, 1.0 / scale)
+    if down.shape[:2] != lr.shape[:2]:
+        raise ValueError(f"output {output.shape[1]}x{output.shape[0]} is not x{scale} of the LR input {lr.shape[1]}x{lr.shape[0]}")
+    return psnr_y(down, lr, shave=shave)

@@ -21,12 +21,14 @@ def test_bench_set5_reproduces_reference_figures(tmp_path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert set(data) == {"scale", "lpips_variant", "images", "results"}
+    assert set(data) == {"scale", "lpips_variant", "images", "degradation", "results"}
+    assert data["degradation"] == {"kind": "given", "source": "LR/ files used as given"}
     assert data["scale"] == 4 and data["images"] == 5
     assert data["lpips_variant"] in {"LPIPS-alex", "ST-LPIPS-alex"}
     assert set(data["results"]) == {"bicubic", "dnn-espcn"}
     for r in data["results"].values():
-        assert set(r) == {"psnr_y", "ssim_y", "lpips", "seconds_per_image"}
+        assert set(r) == {"psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr", "seconds_per_image", "reasons"}
+        assert r["reasons"] == {} and all(r[k] is not None for k in ("gmsd", "niqe", "lr_psnr"))
     assert data["results"]["bicubic"]["psnr_y"] == pytest.approx(28.63, abs=0.03)
     assert data["results"]["dnn-espcn"]["psnr_y"] == pytest.approx(28.38, abs=0.03)
     assert data["results"]["bicubic"]["ssim_y"] == pytest.approx(0.8138, abs=0.001)
@@ -34,6 +36,7 @@ def test_bench_set5_reproduces_reference_figures(tmp_path) -> None:
         assert data["results"]["bicubic"]["lpips"] == pytest.approx(0.324, abs=0.002)
     assert "skipped no-such-method" in proc.stderr
     assert "PSNR-Y" in proc.stdout and data["lpips_variant"] in proc.stdout
+    assert "NIQE ↓" in proc.stdout and "LR-PSNR ↑" in proc.stdout and "GMSD ↓" in proc.stdout
 
 
 def test_bench_plain_image_folder_degrades_itself(tmp_path) -> None:
@@ -48,6 +51,44 @@ def test_bench_plain_image_folder_degrades_itself(tmp_path) -> None:
     assert res.images == 2
     assert res.results["bicubic"]["psnr_y"] > res.results["nearest"]["psnr_y"]
     assert res.results["bicubic"]["lpips"] is None
+    assert res.results["bicubic"]["reasons"]["lpips"].startswith("LPIPS switched off")
+    assert res.degradation == {"kind": "bicubic", "scale": 4}
+
+
+def test_bench_degrade_hr_folder_records_params(tmp_path) -> None:
+    """--degrade realistic on HR images: seeded (same seed, same numbers), every image's draw recorded."""
+    from skimage import data as skdata
+
+    from srcore.bench import run_bench
+    from srcore.degrade import Degradation
+    from srcore.imageio import save_image
+
+    save_image(tmp_path / "a.png", skdata.astronaut()[:128, :128])
+    save_image(tmp_path / "b.png", skdata.coffee()[:96, :128])
+    runs = [run_bench(tmp_path, 4, ["bicubic"], lpips=False, degradation=Degradation("realistic", seed=s)) for s in (1, 1, 2)]
+    assert runs[0].results["bicubic"]["psnr_y"] == runs[1].results["bicubic"]["psnr_y"]
+    assert runs[0].results["bicubic"]["psnr_y"] != runs[2].results["bicubic"]["psnr_y"]
+    rec = runs[0].degradation
+    assert rec["kind"] == "realistic" and set(rec["per_image"]) == {"a", "b"}
+    assert rec["per_image"]["a"]["seed"] == 1 and "stage1" in rec["per_image"]["a"]
+
+
+def test_bench_small_images_give_null_with_reason_not_keyerror(tmp_path) -> None:
+    """A zip of thumbnails: LPIPS and NIQE cannot score 16 px outputs - null + reason, the rest stands."""
+    from skimage import data as skdata
+
+    from srcore.bench import run_bench
+    from srcore.imageio import save_image
+
+    save_image(tmp_path / "a.png", skdata.astronaut()[:16, :16])
+    save_image(tmp_path / "b.png", skdata.coffee()[:16, :16])
+    res = run_bench(tmp_path, 4, ["bicubic"])
+    r = res.results["bicubic"]
+    assert r["psnr_y"] is not None and r["lr_psnr"] is not None and r["gmsd"] is not None
+    if res.lpips_variant is not None:
+        assert r["lpips"] is None and "at least" in r["reasons"]["lpips"]
+    assert r["niqe"] is None and "96x96" in r["reasons"]["niqe"]
+    assert json.dumps(res.to_json())  # serialisable: nulls, not missing keys
 
 
 @needs_benchmark

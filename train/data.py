@@ -21,9 +21,10 @@ import torch
 from PIL import Image
 
 from srcore.color import rgb_to_y_full
-from srcore.degrade import DEGRADATIONS, Degradation, degrade, degrade_image, jpeg_roundtrip, realistic_lr, usm_sharpen
+from srcore.degrade import DEGRADATIONS, Degradation, degrade, jpeg_roundtrip, realistic_lr, usm_sharpen
+from srcore.errors import SRError
+from srcore.imageio import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 #: JPEG qualities drawn for on-the-fly JPEG patches (Real-ESRGAN's range).
 TRAIN_JPEG_RANGE = (30, 95)
 
@@ -142,22 +143,16 @@ def _to_u8(image: np.ndarray) -> np.ndarray:
 
 
 def load_validation(folder: Path, scale: int, limit: int | None = None, spec: Degradation | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(hr, lr) uint8 RGB pairs: ``HR/``+``LR/`` used as given, else LR made by our degradation.
+    """(hr, lr) uint8 RGB pairs from :func:`srcore.bench.load_dataset` - the loader ``bench`` uses.
 
-    ``spec`` (jpeg/realistic) degrades the HR images instead, so a real-world network is
-    validated on the kind of input it is trained for (seeded: the same LR at every validation).
+    One loader, so validation scores are measured exactly like benchmark figures: ``HR/``+``LR/``
+    used as given (HR cropped to a multiple of the scale), else LR made by our degradation; ``spec``
+    (jpeg/realistic) degrades the HR images instead, so a real-world network is validated on the
+    kind of input it is trained for (seeded: the same LR at every validation).
     """
-    hr_dir, lr_dir = folder / "HR", folder / "LR"
-    pairs: list[tuple[np.ndarray, np.ndarray]] = []
-    if spec is not None and spec.kind != "bicubic":
-        paths = list_images([hr_dir if hr_dir.is_dir() else folder])
-        for i, path in enumerate(paths[:limit] if limit else paths):
-            d = degrade_image(read_rgb(path), scale, spec, index=i)
-            pairs.append((d.hr, d.lr))
-    elif hr_dir.is_dir() and lr_dir.is_dir():
-        for hr_path in sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            pairs.append((read_rgb(hr_path), read_rgb(lr_dir / hr_path.name)))
-    else:
-        for path in list_images([folder]):
-            pairs.append(degrade(read_rgb(path), scale))
-    return pairs[:limit] if limit else pairs
+    from srcore.bench import load_dataset
+
+    try:
+        return [(it.hr, it.lr) for it in load_dataset(folder, scale, limit, spec)]
+    except SRError as exc:
+        raise SystemExit(f"validation data: {exc}") from exc

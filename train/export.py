@@ -25,9 +25,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from srcore.bench import load_dataset
-from srcore.compare import score
 from srcore.models import LUMA_ARCHS, build_model
 from srcore.paths import REPO_ROOT
+from srcore.scoring import aggregate, score
 from srcore.weights_io import sha256_file
 from train.common import load_checkpoint
 
@@ -69,8 +69,16 @@ def upscaler_for(arch: str, weights: Path, model: nn.Module, scale: int):
     return lambda lr: run_network(m, lr, scale, 0, 0, 1.0, dev)
 
 
+#: What a model card records per dataset (besides the LPIPS variants).
+CARD_METRICS = ("psnr_y", "ssim_y", "gmsd", "niqe", "lr_psnr")
+
+
 def measure(fn, bench_root: Path, scale: int, datasets: list[str], vgg: bool = False) -> dict[str, dict[str, Any]]:
-    """Mean PSNR-Y / SSIM-Y / LPIPS (and, for perceptual models, LPIPS on VGG too) per dataset."""
+    """Mean PSNR-Y / SSIM-Y / LPIPS, GMSD, NIQE, LR-PSNR (and, for perceptual models, LPIPS on VGG too) per dataset.
+
+    Scored and averaged by :mod:`srcore.scoring`, like ``bench``: a metric an image is too small for
+    is ``None`` with its reason under ``reasons``, never a KeyError.
+    """
     from srcore.lpips import get_lpips
 
     lpips = get_lpips("alex")
@@ -85,26 +93,30 @@ def measure(fn, bench_root: Path, scale: int, datasets: list[str], vgg: bool = F
             if not hr_dirs:
                 continue
             folder, lr_source = hr_dirs[0], f"LR made from {hr_dirs[0].parent.name}/HR with our MATLAB-style bicubic"
+        fns = {"lpips": lpips, **({"lpips_vgg": lpips_vgg} if lpips_vgg is not None else {})}
         rows = []
         for item in load_dataset(folder, scale):
             t0 = time.perf_counter()
             sr = fn(item.lr)
             secs = time.perf_counter() - t0
-            row = {**score(sr, item.hr, scale, lpips), "seconds": secs}
-            if lpips_vgg is not None:
-                row["lpips_vgg"] = lpips_vgg(sr, item.hr)
+            row = score(sr, scale, hr=item.hr, lr=item.lr, lpips_fns=fns, metrics=(*CARD_METRICS, *fns))
+            row.values["seconds"] = secs
             rows.append(row)
+        mean = aggregate(rows)
+        digits = {"psnr_y": 3, "ssim_y": 4, "lpips": 4, "lpips_vgg": 4, "gmsd": 4, "niqe": 3, "lr_psnr": 3}
+        vals = {k: (round(v, digits[k]) if v is not None else None) for k, v in mean.values.items() if k in digits}
         out[ds] = {
-            "psnr_y": round(float(np.mean([r["psnr_y"] for r in rows])), 3),
-            "ssim_y": round(float(np.mean([r["ssim_y"] for r in rows])), 4),
-            "lpips": round(float(np.mean([r["lpips"] for r in rows])), 4),
+            **{k: vals[k] for k in ("psnr_y", "ssim_y", "lpips")},
             "lpips_variant": lpips.variant,
-            "seconds_per_image_cpu": round(float(np.mean([r["seconds"] for r in rows])), 3),
+            **{k: vals[k] for k in CARD_METRICS if k not in ("psnr_y", "ssim_y")},
+            "seconds_per_image_cpu": round(float(mean.values["seconds"] or 0.0), 3),
             "images": len(rows),
             "convention": f"PSNR-Y/SSIM-Y on BT.601 Y (16-235), scale px shaved; {lr_source}",
         }
+        if mean.reasons:
+            out[ds]["reasons"] = mean.reasons
         if lpips_vgg is not None:
-            out[ds]["lpips_vgg"] = round(float(np.mean([r["lpips_vgg"] for r in rows])), 4)
+            out[ds]["lpips_vgg"] = vals["lpips_vgg"]
             out[ds]["lpips_vgg_variant"] = lpips_vgg.variant
     return out
 

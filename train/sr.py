@@ -23,9 +23,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from srcore.degrade import Degradation
-from srcore.metrics import psnr_y, ssim_y
 from srcore.models import LUMA_ARCHS, build_model
 from srcore.models.luma import luma_upscale
+from srcore.scoring import aggregate, score
 from train.common import (
     Runtime,
     WallClock,
@@ -74,18 +74,16 @@ def lr_lambda(warmup: int, total: int, floor: float):
 def validate(model: nn.Module, arch: str, pairs: list[tuple[np.ndarray, np.ndarray]], scale: int, device: torch.device) -> dict[str, float]:
     """PSNR-Y/SSIM-Y on the validation pairs, through the same pipeline inference uses."""
     model.eval()
-    psnrs, ssims = [], []
+    scores = []
     for hr, lr in pairs:
         if arch in LUMA_ARCHS:
             sr = luma_upscale(model, lr, scale, device)
         else:
             x = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].float().div(255).to(device)
-            y = model(x).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().cpu().numpy()
-            sr = y
-        psnrs.append(psnr_y(sr, hr, shave=scale))
-        ssims.append(ssim_y(sr, hr, shave=scale))
+            sr = model(x).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().cpu().numpy()
+        scores.append(score(sr, scale, hr=hr, metrics=("psnr_y", "ssim_y")))
     model.train()
-    return {"psnr_y": float(np.mean(psnrs)), "ssim_y": float(np.mean(ssims))}
+    return aggregate(scores).values  # type: ignore[return-value]  # PSNR/SSIM always exist
 
 
 def init_from(model: nn.Module, path: Path, log) -> None:

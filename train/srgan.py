@@ -27,8 +27,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from srcore.degrade import Degradation
-from srcore.metrics import psnr_y, ssim_y
 from srcore.models import EDSR
+from srcore.scoring import aggregate, score
 from srcore.weights_io import load_state_dict
 from train.common import (
     WallClock,
@@ -83,20 +83,14 @@ def load_generator_init(path: Path) -> dict[str, torch.Tensor]:
 def validate(g: nn.Module, pairs, lpips_fn, device: torch.device, lpips_vgg=None) -> dict[str, float]:
     """PSNR-Y / SSIM-Y / LPIPS (the selection metric) and, when given, a second LPIPS on VGG to watch."""
     g.eval()
-    ps, ss, lp, lv = [], [], [], []
+    fns = {"lpips": lpips_fn, **({"lpips_vgg": lpips_vgg} if lpips_vgg is not None else {})}
+    scores = []
     for hr, lr in pairs:
         x = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].float().div(255).to(device)
         sr = g(x).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().cpu().numpy()
-        ps.append(psnr_y(sr, hr, 4))
-        ss.append(ssim_y(sr, hr, 4))
-        lp.append(lpips_fn(sr, hr))
-        if lpips_vgg is not None:
-            lv.append(lpips_vgg(sr, hr))
+        scores.append(score(sr, 4, hr=hr, lpips_fns=fns, metrics=("psnr_y", "ssim_y", *fns)))
     g.train()
-    out = {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss)), "lpips": float(np.mean(lp))}
-    if lv:
-        out["lpips_vgg"] = float(np.mean(lv))
-    return out
+    return aggregate(scores).values  # type: ignore[return-value]
 
 
 def main(argv: list[str] | None = None) -> None:
