@@ -75,10 +75,23 @@ def test_resume_continues_exactly(tiny_data: Path, tmp_path: Path, arch: str) ->
     assert "resumed from" in (split / "train.log").read_text()
 
 
-def test_checkpoints_load_with_weights_only(tiny_data: Path, tmp_path: Path) -> None:
+def test_every_invocation_recorded_and_card_derived_from_arguments(tiny_data: Path, tmp_path: Path) -> None:
+    """A resumed run keeps all its commands (old single-``command`` configs included), and the card's data
+    sentence comes from ``--data``/``--degrade``, not a fixed "291 images"."""
+    from train.export import export_run
+
     out = tmp_path / "run"
-    train(base_args(tiny_data, out, "espcn", 3))
-    torch.load(out / "last.pt", weights_only=True)  # raises if anything needs pickle code
+    train(base_args(tiny_data, out, "espcn", 6) + ["--stop-at", "3"])
+    config = json.loads((out / "config.json").read_text())
+    config.pop("commands")  # as written before the list existed: one "command" string
+    (out / "config.json").write_text(json.dumps(config))
+    train(base_args(tiny_data, out, "espcn", 6) + ["--resume", "--degrade", "jpeg", "--clean-share", "0.5"])
+    commands = json.loads((out / "config.json").read_text())["commands"]
+    assert len(commands) == 2 and "--stop-at 3" in commands[0] and "--resume" in commands[1]
+    card = json.loads(export_run(out, tmp_path / "assets", which="last", bench_root=None).read_text())["training"]
+    assert card["commands"] == commands and card["command"] == commands[1]
+    assert card["data_description"].startswith(f"6 images from {tiny_data}; LR by MATLAB-style bicubic + JPEG")
+    assert "except 50% clean bicubic" in card["data_description"]
 
 
 def test_ddp_gloo_two_processes(tiny_data: Path, tmp_path: Path) -> None:

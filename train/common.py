@@ -6,9 +6,11 @@ Kept deliberately plain (nanoGPT-style): no registries, no YAML, one function pe
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import random
+import shlex
 import sys
 import tempfile
 import time
@@ -39,6 +41,29 @@ class Runtime:
     def ddp(self) -> bool:
         return self.world_size > 1
 
+    def autocast(self) -> torch.autocast:
+        """The mixed-precision context of forward passes (disabled when AMP is off)."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """Loss scaling, which only fp16 on CUDA needs (bf16/fp32 gradients do not underflow): a pass-through otherwise."""
+        return torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda")
+
+    def wrap(self, module: torch.nn.Module, sync_batchnorm: bool = False) -> torch.nn.Module:
+        """``module`` as trained: DDP-wrapped when launched by torchrun, itself otherwise.
+
+        ``sync_batchnorm``: on CUDA, BatchNorm statistics are synchronised across processes
+        (a discriminator with BN would otherwise see per-GPU batches only).
+        """
+        if not self.ddp:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        cuda = self.device.type == "cuda"
+        if sync_batchnorm and cuda:
+            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        return DistributedDataParallel(module, device_ids=[self.local_rank] if cuda else None)
+
 
 def setup_runtime(device: str = "auto", amp: str = "auto") -> Runtime:
     """Pick the device and start DDP when launched by ``torchrun`` (WORLD_SIZE > 1).
@@ -67,6 +92,44 @@ def setup_runtime(device: str = "auto", amp: str = "auto") -> Runtime:
     else:
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
     return Runtime(dev, rank, local_rank, world, amp_dtype)
+
+
+def start_run(args: argparse.Namespace) -> tuple[Runtime, logging.Logger]:
+    """The set-up every training loop begins with, in one place so the loops cannot drift apart:
+    torch threads, device/AMP/DDP, the run log, leftovers of a killed run, per-rank seeds."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rt = setup_runtime(args.device, args.amp)
+    log = make_logger(args.out, rt.is_main)
+    if rt.is_main and (n := remove_stale_temps(args.out)):
+        log.info(f"removed {n} half-written checkpoint file(s) left by an interrupted run")
+    seed_everything(args.seed + rt.rank)
+    return rt, log
+
+
+def run_commands(config: dict[str, Any]) -> list[str]:
+    """Every command that made a run, oldest first, from its ``config.json``.
+
+    Runs recorded before the list existed hold a single ``command`` string; both shapes are read.
+    """
+    commands = config.get("commands")
+    if isinstance(commands, list) and commands:
+        return [str(c) for c in commands]
+    return [config["command"]] if config.get("command") else []
+
+
+def record_run(args: argparse.Namespace, prog: str, argv: list[str] | None, model_config: dict[str, Any], resumed: bool) -> None:
+    """Write ``OUT/config.json``: the arguments, the model config and every invocation of the run.
+
+    Why every invocation: a run resumed with other flags (a shorter schedule, a new loss weight)
+    was made by all of its commands, and the model card must say how the weights were really
+    made. ``command`` stays the latest one (what older readers take), ``commands`` lists them all.
+    """
+    command = f"python -m {prog} " + shlex.join(argv if argv is not None else sys.argv[1:])
+    path = args.out / "config.json"
+    earlier = json.loads(path.read_text()) if resumed and path.is_file() else {}
+    record = {**vars(args), "model": model_config, "command": command, "commands": [*run_commands(earlier), command]}
+    path.write_text(json.dumps(record, default=str, indent=2))
 
 
 def teardown_runtime(rt: Runtime) -> None:

@@ -29,7 +29,8 @@ from srcore.models import LUMA_ARCHS, build_model
 from srcore.paths import REPO_ROOT
 from srcore.scoring import aggregate, score
 from srcore.weights_io import sha256_file
-from train.common import load_checkpoint
+from train.common import load_checkpoint, run_commands
+from train.data import TRAIN_JPEG_RANGE, list_images
 
 DEFAULT_BENCH = REPO_ROOT.parent / "shared" / "data" / "benchmark"
 
@@ -156,7 +157,7 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
         "input": "full-range Y in [0,1] (OpenCV dnn_superres convention)" if arch in LUMA_ARCHS else "RGB in [0,1]",
         "training": {
             "data": [str(Path(d).name) for d in ck.get("data", [])] or config.get("data"),
-            "data_description": "291 images: T91 + BSD200 (../shared/data/train); LR by MATLAB-style bicubic",
+            "data_description": describe_training_data(config, ck.get("data") or config.get("data") or []),
             "iterations": int(ck["step"]),
             "iterations_total_run": int(last["step"]),
             "wall_time_s": round(float(ck["wall_time"]), 1),
@@ -167,6 +168,7 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
             "lr": config.get("lr"),
             "amp": config.get("amp"),
             "command": config.get("command") or _command_from_config(config),
+            "commands": run_commands(config),
             "exported_checkpoint": which,
         },
     }
@@ -208,13 +210,13 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     cards[name]["training"] = {
         "kind": f"SRGAN fine-tuning of the PSNR-trained generator ({psnr_name})",
-        "data_description": "291 images: T91 + BSD200; LR by MATLAB-style bicubic",
+        "data_description": describe_training_data(config, ck.get("data") or config.get("data") or []),
         "iterations": int(ck["step"]), "wall_time_s": round(float(ck["wall_time"]), 1), "device": ck.get("device"),
         "content": config.get("content"), "content_weight": config.get("content_weight"), "adv_weight": config.get("adv_weight"),
         "pixel_weight": config.get("pixel_weight"), "gan": config.get("gan"), "d_width": config.get("d_width"),
         "batch": config.get("batch"), "hr_patch": config.get("patch"), "lr": config.get("lr"),
         "chroma_weight": config.get("chroma_weight", 0.0), "phase_weight": config.get("phase_weight", 0.0), "command": config.get("command"),
-        "commands": config.get("commands") or [config.get("command")], "exported_checkpoint": which,
+        "commands": run_commands(config), "exported_checkpoint": which,
         "discriminator": "SRGAN paper's VGG-style D (8 conv blocks 64->512, BN, LeakyReLU, dense 1024 -> 1), width x" + str(config.get("d_width")),
     }
     cards[psnr_name]["training"] = {"kind": "PSNR-trained generator SRGAN started from", "init_file": config.get("init")}
@@ -249,6 +251,43 @@ def _reuse_identical(path: Path) -> Path:
             path.unlink()
             return other
     return path
+
+
+def describe_training_data(config: dict[str, Any], data: list[str]) -> str:
+    """The card's one-line account of the training data, from the run's own arguments.
+
+    Why derived: a fixed "291 images, bicubic LR" sentence would describe every future run the
+    same way, whatever ``--data`` and ``--degrade`` really were. Counts the images when the
+    folders are still there (``list_images``, as training did); runs recorded before ``--degrade``
+    existed were bicubic.
+    """
+    folders = [Path(d) for d in data]
+    where = ", ".join(_folder_text(f) for f in folders)
+    try:
+        images = f"{len(list_images(folders))} images" if folders else "images"
+    except SystemExit:  # the folders are not on this machine (exported elsewhere)
+        images = "images"
+    lo, hi = TRAIN_JPEG_RANGE
+    kind = config.get("degrade") or "bicubic"
+    lr = {
+        "bicubic": "MATLAB-style bicubic",
+        "jpeg": f"MATLAB-style bicubic + JPEG (quality {lo}-{hi}), made afresh per patch",
+        "realistic": "Real-ESRGAN's second-order degradation (blur, resize, noise, JPEG), made afresh per patch",
+    }.get(kind, kind)
+    mix = [f"{share:.0%} {what}" for what, share in (("clean bicubic", config.get("clean_share") or 0.0),
+                                                     (f"bicubic + JPEG {lo}-{hi}", config.get("jpeg_share") or 0.0)) if share]
+    text = f"{images} from {where or 'unrecorded folders'}; LR by {lr}"
+    if mix and kind != "bicubic":
+        text += f", except {' and '.join(mix)} of the patches"
+    if config.get("usm_target"):
+        text += "; targets: unsharp-masked HR"
+    return text
+
+
+def _folder_text(folder: Path) -> str:
+    """``folder``, naming its sub-folders when it has any (``train (bsd200 + t91)``): the data sets it holds."""
+    subs = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    return f"{folder} ({' + '.join(subs)})" if subs else str(folder)
 
 
 def _command_from_config(config: dict[str, Any]) -> str | None:

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from srcore.degrade import Degradation
@@ -27,17 +26,14 @@ from srcore.models import LUMA_ARCHS, build_model
 from srcore.models.luma import luma_upscale
 from srcore.scoring import aggregate, score
 from train.common import (
-    Runtime,
     WallClock,
     add_run_args,
     atomic_save,
     load_checkpoint,
-    make_logger,
-    remove_stale_temps,
+    record_run,
     rng_state,
-    seed_everything,
     set_rng_state,
-    setup_runtime,
+    start_run,
     teardown_runtime,
     unwrap,
 )
@@ -98,13 +94,7 @@ def init_from(model: nn.Module, path: Path, log) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    rt: Runtime = setup_runtime(args.device, args.amp)
-    log = make_logger(args.out, rt.is_main)
-    if rt.is_main and (n := remove_stale_temps(args.out)):
-        log.info(f"removed {n} half-written checkpoint file(s) left by an interrupted run")
-    seed_everything(args.seed + rt.rank)
+    rt, log = start_run(args)
 
     model = build_model(args.arch, args.scale, **json.loads(args.model_config)).to(rt.device)
     if args.channels_last:
@@ -116,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
 
     step, best, clock_prev = 0, -1.0, 0.0
     ckpt_path = args.out / "last.pt"
-    if args.resume and ckpt_path.exists():
+    resumed = args.resume and ckpt_path.exists()
+    if resumed:
         ck = load_checkpoint(ckpt_path, rt.device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
@@ -130,24 +121,18 @@ def main(argv: list[str] | None = None) -> None:
     elif args.init:
         init_from(model, args.init, log)
 
-    train_model: nn.Module = model
-    if rt.ddp:
-        train_model = DistributedDataParallel(model, device_ids=[rt.local_rank] if rt.device.type == "cuda" else None)
+    train_model = rt.wrap(model)
     val_pairs = load_validation(args.val, args.scale, args.val_limit, Degradation(args.val_degrade)) if (args.val and rt.is_main) else []
     writer = None
     if rt.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(args.out / "tb"))
-        import shlex
-        import sys
-
-        command = "python -m train.sr " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-        (args.out / "config.json").write_text(json.dumps({**vars(args), "model": unwrap(model).config, "command": command}, default=str, indent=2))
+        record_run(args, "train.sr", argv, unwrap(model).config, resumed)
         n_params = sum(p.numel() for p in model.parameters())
         log.info(f"{args.arch} x{args.scale}: {n_params / 1e6:.3f} M params, device {rt.device}, amp {rt.amp_dtype}, world {rt.world_size}")
 
-    scaler = torch.amp.GradScaler("cuda", enabled=rt.amp_dtype == torch.float16 and rt.device.type == "cuda")
+    scaler = rt.grad_scaler()
     loss_fn = nn.L1Loss() if args.loss == "l1" else nn.MSELoss()
     clock = WallClock(clock_prev)
 
@@ -183,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         lr_b, hr_b = lr_b.to(rt.device, non_blocking=True), hr_b.to(rt.device, non_blocking=True)
         if args.channels_last:
             lr_b = lr_b.to(memory_format=torch.channels_last)
-        with torch.autocast(rt.device.type, dtype=rt.amp_dtype or torch.float32, enabled=rt.amp_dtype is not None):
+        with rt.autocast():
             sr = train_model(lr_b)
         loss = loss_fn(sr.float(), hr_b)
         opt.zero_grad(set_to_none=True)

@@ -14,16 +14,12 @@ SSIM-Y are logged next to it so the perception-distortion trade-off stays visibl
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from srcore.degrade import Degradation
@@ -35,12 +31,10 @@ from train.common import (
     add_run_args,
     atomic_save,
     load_checkpoint,
-    make_logger,
-    remove_stale_temps,
+    record_run,
     rng_state,
-    seed_everything,
     set_rng_state,
-    setup_runtime,
+    start_run,
     teardown_runtime,
 )
 from train.data import PatchSampler, load_validation
@@ -95,13 +89,7 @@ def validate(g: nn.Module, pairs, lpips_fn, device: torch.device, lpips_vgg=None
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    rt = setup_runtime(args.device, args.amp)
-    log = make_logger(args.out, rt.is_main)
-    if rt.is_main and (n := remove_stale_temps(args.out)):
-        log.info(f"removed {n} half-written checkpoint file(s) left by an interrupted run")
-    seed_everything(args.seed + rt.rank)
+    rt, log = start_run(args)
 
     init_state = load_generator_init(args.init)
     from srcore.models.edsr import edsr_config_from_state_dict
@@ -125,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
 
     step, best, clock_prev = 0, float("inf"), 0.0
     ckpt_path = args.out / "last.pt"
-    if args.resume and ckpt_path.exists():
+    resumed = args.resume and ckpt_path.exists()
+    if resumed:
         ck = load_checkpoint(ckpt_path, rt.device)
         g.load_state_dict(ck["model"])
         d.load_state_dict(ck["discriminator"])
@@ -140,11 +129,7 @@ def main(argv: list[str] | None = None) -> None:
             best = float("inf")
         log.info(f"resumed from {ckpt_path} at step {step}" + (" (best checkpoint chosen afresh)" if args.reset_best else ""))
 
-    g_train, d_train = g, d
-    if rt.ddp:
-        ids = [rt.local_rank] if rt.device.type == "cuda" else None
-        g_train = DistributedDataParallel(g, device_ids=ids)
-        d_train = DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(d) if rt.device.type == "cuda" else d, device_ids=ids)
+    g_train, d_train = rt.wrap(g), rt.wrap(d, sync_batchnorm=True)
 
     writer, val_pairs, lpips_fn, lpips_vgg = None, [], None, None
     if rt.is_main:
@@ -153,13 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         from srcore.lpips import get_lpips
 
         writer = SummaryWriter(str(args.out / "tb"))
-        command = "python -m train.srgan " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-        config_path = args.out / "config.json"
-        # every invocation of a resumed run is kept: a model card must say how the weights were really made
-        earlier = json.loads(config_path.read_text()) if args.resume and config_path.is_file() else {}
-        commands = earlier.get("commands") or ([earlier["command"]] if "command" in earlier else [])
-        config_path.write_text(json.dumps({**vars(args), "model": g.config, "command": command, "commands": [*commands, command]},
-                                          default=str, indent=2))
+        record_run(args, "train.srgan", argv, g.config, resumed)
         if args.val:
             val_pairs = load_validation(args.val, 4, args.val_limit, Degradation(args.val_degrade))
             lpips_fn, lpips_vgg = get_lpips("alex"), get_lpips("vgg")
@@ -167,9 +146,7 @@ def main(argv: list[str] | None = None) -> None:
                  f"content {args.content}, gan {args.gan}, device {rt.device}, amp {rt.amp_dtype}, world {rt.world_size}")
 
     clock = WallClock(clock_prev)
-    amp_on = rt.amp_dtype is not None
-    amp_dtype = rt.amp_dtype or torch.float32
-    scaler = torch.amp.GradScaler("cuda", enabled=rt.amp_dtype == torch.float16 and rt.device.type == "cuda")
+    scaler = rt.grad_scaler()
 
     def save(path: Path) -> None:
         atomic_save({
@@ -195,14 +172,14 @@ def main(argv: list[str] | None = None) -> None:
         adv_on = step >= args.d_warmup
 
         # --- generator
-        with torch.autocast(rt.device.type, dtype=amp_dtype, enabled=amp_on):
+        with rt.autocast():
             sr = g_train(lr_b)
         sr = sr.float()
         g_loss = torch.zeros((), device=rt.device)
         if adv_on:
             for p in d.parameters():
                 p.requires_grad_(False)
-            with torch.autocast(rt.device.type, dtype=amp_dtype, enabled=amp_on):
+            with rt.autocast():
                 c_loss = content(sr, hr_b) * args.content_weight
                 d_fake = d_train(sr).float()
                 d_real = d_train(hr_b).float().detach()
@@ -223,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
             sums["phase"] = sums.get("phase", 0.0) + float(phase.detach())
 
         # --- discriminator
-        with torch.autocast(rt.device.type, dtype=amp_dtype, enabled=amp_on):
+        with rt.autocast():
             d_real = d_train(hr_b).float()
             d_fake = d_train(sr.detach()).float()
         d_loss, _ = adversarial_losses(d_real, d_fake, args.gan)
