@@ -40,10 +40,6 @@ class LoadedImage:
     notes: list[str] = field(default_factory=list)
     name: str = "image"
 
-    @property
-    def size_text(self) -> str:
-        return f"{self.rgb.shape[1]}x{self.rgb.shape[0]}"
-
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
     """Scale 16-bit/float data down to 8 bits (with rounding), as a viewer would show it."""
@@ -179,13 +175,6 @@ def save_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = Non
     except OSError as exc:
         raise InputImageError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
-
-
-def encode_png(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
-    buf = io.BytesIO()
-    img = Image.fromarray(np.dstack([rgb, alpha]), "RGBA") if alpha is not None else Image.fromarray(rgb)
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def is_image_file(path: Path) -> bool:

@@ -41,7 +41,6 @@ def tiled_apply(
     scale: int,
     tile: int,
     margin: int,
-    progress: Callable[[float], None] | None = None,
     fixed_window: bool = False,
 ) -> np.ndarray:
     """Apply ``fn`` (input patch -> ``scale``-times larger uint8 patch) tile by tile.
@@ -60,7 +59,6 @@ def tiled_apply(
     if fixed_window:  # even tiles (e.g. 2 x 200, not 320 + 80), so the common window wastes little
         th, tw = math.ceil(h / math.ceil(h / tile)), math.ceil(w / math.ceil(w / tile))
     ys, xs = range(0, h, th), range(0, w, tw)
-    total, done = len(ys) * len(xs), 0
     for y0 in ys:
         for x0 in xs:
             y1, x1 = min(y0 + th, h), min(x0 + tw, w)
@@ -75,8 +73,5 @@ def tiled_apply(
                 out = np.empty((h * scale, w * scale) + res.shape[2:], dtype=res.dtype)
             cy, cx = (y0 - py0) * scale, (x0 - px0) * scale
             out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = res[cy : cy + (y1 - y0) * scale, cx : cx + (x1 - x0) * scale]
-            done += 1
-            if progress:
-                progress(done / total)
     assert out is not None
     return out

@@ -57,7 +57,8 @@ class Upsampler(nn.Sequential):
 
 
 class EDSR(nn.Module):
-    """EDSR; ``EDSR(scale)`` is the baseline (16 blocks x 64), ``EDSR.full(scale)`` the paper's big one."""
+    """EDSR; ``EDSR(scale)`` is the baseline (16 blocks x 64); the paper's big one is
+    ``EDSR(scale, n_blocks=32, n_feats=256, res_scale=0.1)`` (what the official full checkpoints hold)."""
 
     def __init__(
         self,
@@ -78,10 +79,6 @@ class EDSR(nn.Module):
         body.append(_conv(n_feats, n_feats))
         self.body = nn.Sequential(*body)
         self.tail = nn.Sequential(Upsampler(scale, n_feats), _conv(n_feats, 3))
-
-    @classmethod
-    def full(cls, scale: int) -> EDSR:
-        return cls(scale, n_blocks=32, n_feats=256, res_scale=0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.sub_mean(x * self.rgb_range)
