@@ -126,7 +126,14 @@ def available_backends() -> list[str]:
 
 @contextlib.contextmanager
 def use_backend(backend: str | None) -> Iterator[str]:
-    """Run the enclosed network calls on ``backend`` (resolved); yields the concrete name."""
+    """Run the enclosed network calls on ``backend`` (resolved); yields the concrete name.
+
+    ``None`` keeps the backend already in effect (the CLI sets one for a whole command; a
+    method's ``upscale(backend=None)`` inside it inherits it).
+    """
+    if backend is None:
+        yield current()
+        return
     name = resolve(backend)
     token = _current.set((name, (backend or "").strip().lower() == "auto"))
     try:
