@@ -1,0 +1,169 @@
+"""The scoring core: NIQE against MATLAB, GMSD against piq, LR-PSNR against MATLAB's own LR files,
+null-with-reason for images a metric cannot score, degradations in compare, and the artefact map."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import BENCHMARK, REPO, needs_benchmark
+from skimage import data as skdata
+
+from srcore.artefacts import artefact_map, normalise_map, psnr_counterpart
+from srcore.compare import compare
+from srcore.degrade import Degradation, imresize
+from srcore.imageio import load_image
+from srcore.metrics import gmsd, lr_psnr
+from srcore.niqe import NIQEUndefinedError, niqe
+from srcore.scoring import METRICS, NO_GROUND_TRUTH, Scores, aggregate, score
+
+#: BasicSR documents MATLAB R2021a's NIQE of its tests/data/baboon.png (Set14's baboon, crop_border 0).
+MATLAB_NIQE_BABOON = 5.72957338
+
+
+def _grain(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
+
+
+@needs_benchmark
+def test_niqe_matches_matlab_on_baboon() -> None:
+    baboon = load_image(BENCHMARK / "Set14" / "x4" / "HR" / "img_001.png").rgb
+    assert baboon.shape == (480, 500, 3)  # Set14's baboon, the image BasicSR ships as baboon.png
+    assert niqe(baboon, crop_border=0) == pytest.approx(MATLAB_NIQE_BABOON, abs=0.05)
+
+
+def test_niqe_rises_with_grain_and_refuses_tiny_images() -> None:
+    img = skdata.astronaut()
+    assert niqe(_grain(img, 20)) > niqe(img) + 1
+    with pytest.raises(NIQEUndefinedError, match="96x96"):
+        niqe(img[:100, :100], crop_border=4)  # 92 px left after the border crop
+
+
+def test_gmsd_matches_piq() -> None:
+    piq = pytest.importorskip("piq")
+    torch = pytest.importorskip("torch")
+    ref = skdata.astronaut()[:131, :97]  # odd sides exercise the pooling pad
+    out = _grain(ref, 12)
+
+    def t(a: np.ndarray):
+        return torch.from_numpy(a.astype(np.float64) / 255.0).permute(2, 0, 1)[None]
+
+    assert gmsd(out, ref) == pytest.approx(float(piq.gmsd(t(out), t(ref))), abs=1e-6)
+    assert gmsd(ref, ref) == 0.0
+
+
+def test_gmsd_rises_with_grain_where_lpips_can_be_fooled() -> None:
+    """Nearest neighbour (blocky, high-frequency) beats bicubic on LPIPS on Set5; GMSD ranks it worse."""
+    hr = skdata.astronaut()[:256, :256]
+    lr = imresize(hr, 0.25)
+    import cv2
+
+    bicubic = cv2.resize(lr, (256, 256), interpolation=cv2.INTER_CUBIC)
+    nearest = cv2.resize(lr, (256, 256), interpolation=cv2.INTER_NEAREST)
+    assert gmsd(nearest, hr, 4) > gmsd(bicubic, hr, 4)
+    assert gmsd(_grain(bicubic, 10), hr, 4) > gmsd(bicubic, hr, 4)
+
+
+@needs_benchmark
+def test_lr_psnr_against_matlab_made_lr_files() -> None:
+    """HR downscaled by our MATLAB bicubic vs MATLAB's own LR files: the consistency check must read high."""
+    for hr_path in sorted((BENCHMARK / "Set5" / "x4" / "HR").iterdir()):
+        hr = load_image(hr_path).rgb
+        lr = load_image(BENCHMARK / "Set5" / "x4" / "LR" / hr_path.name).rgb
+        hr = hr[: lr.shape[0] * 4, : lr.shape[1] * 4]
+        assert lr_psnr(hr, lr, 4) > 49.0
+
+
+def test_lr_psnr_penalises_invented_content() -> None:
+    hr = skdata.astronaut()[:128, :128]
+    lr = imresize(hr, 0.25)
+    assert lr_psnr(hr, lr, 4) == float("inf") or lr_psnr(hr, lr, 4) > 50
+    assert lr_psnr(_grain(hr, 25), lr, 4) < lr_psnr(hr, lr, 4) - 10
+    with pytest.raises(ValueError, match="not x4"):
+        lr_psnr(hr[:120], lr, 4)
+
+
+def test_score_gives_null_and_reason_for_tiny_images() -> None:
+    """The fix from issue 12: a too-small image gets lpips/niqe = None with the reason, never a missing key."""
+    from srcore.lpips import get_lpips
+
+    hr = skdata.astronaut()[:16, :16]
+    lr = imresize(hr, 0.25)
+    out = imresize(lr, 4.0)
+    s = score(out, 4, hr=hr, lr=lr, lpips_fns={"lpips": get_lpips("alex")})
+    assert set(s.values) == set(METRICS)
+    assert s["lpips"] is None and "at least" in s.reasons["lpips"]
+    assert s["niqe"] is None and "96x96" in s.reasons["niqe"]
+    assert s["psnr_y"] is not None and s["lr_psnr"] is not None and s["gmsd"] is not None
+    up = score(out, 4, lr=lr)  # upscale mode: no ground truth
+    assert up["psnr_y"] is None and up.reasons["psnr_y"] == NO_GROUND_TRUTH and up["lr_psnr"] is not None
+
+
+def test_aggregate_means_and_reasons() -> None:
+    a = Scores({"psnr_y": 30.0, "niqe": 5.0}, {})
+    b = Scores({"psnr_y": 32.0, "niqe": None}, {"niqe": "too small"})
+    c = Scores({"psnr_y": 34.0, "niqe": None}, {"niqe": "too small"})
+    m = aggregate([a, b, c])
+    assert m["psnr_y"] == pytest.approx(32.0) and "psnr_y" not in m.reasons
+    assert m["niqe"] == 5.0 and m.reasons["niqe"].startswith("mean over 1 of 3 images")
+    none = aggregate([b, c])
+    assert none["niqe"] is None and "all 2 images" in none.reasons["niqe"]
+
+
+def test_compare_degradation_is_recorded_and_seeded() -> None:
+    img = skdata.astronaut()[:128, :128]
+    base = compare(img, 4, ["bicubic"], lpips=False)
+    assert base.prepared.degradation == {"kind": "bicubic", "scale": 4}
+    jpeg = compare(img, 4, ["bicubic"], lpips=False, degradation=Degradation("jpeg", jpeg_quality=20))
+    assert jpeg.to_json()["degradation"] == {"kind": "jpeg", "scale": 4, "jpeg_quality": 20}
+    assert not np.array_equal(jpeg.prepared.lr, base.prepared.lr)
+    r1, r2, r3 = (compare(img, 4, ["bicubic"], lpips=False, degradation=Degradation("realistic", seed=s)) for s in (5, 5, 6))
+    assert np.array_equal(r1.prepared.lr, r2.prepared.lr) and not np.array_equal(r1.prepared.lr, r3.prepared.lr)
+    assert r1.to_json()["degradation"]["seed"] == 5 and "stage1" in r1.to_json()["degradation"]
+    row = r1.table()[0]
+    assert {"niqe", "lr_psnr", "gmsd", "reasons"} <= set(row) and row["niqe"] is not None
+
+
+def test_upscale_mode_shows_niqe_and_lr_psnr() -> None:
+    img = skdata.astronaut()[:100, :120]
+    row = compare(img, 2, ["bicubic"], mode="upscale").table()[0]
+    assert row["psnr_y"] is None and row["niqe"] is not None and row["lr_psnr"] > 35
+    assert json.dumps(row)
+
+
+def test_cli_degrade_flags_and_tables(tmp_path) -> None:
+    from srcore.imageio import save_image
+
+    src = tmp_path / "a.png"
+    save_image(src, skdata.astronaut()[:128, :128])
+    run = [sys.executable, "-m", "srcore", "compare", str(src), "-s", "4", "-m", "bicubic", "--no-lpips"]
+    ok = subprocess.run([*run, "--degrade", "jpeg", "--jpeg-quality", "30", "--json", str(tmp_path / "c.json")],
+                        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "NIQE ↓" in ok.stdout and "LR-PSNR ↑" in ok.stdout and "GMSD ↓" in ok.stdout
+    assert json.loads((tmp_path / "c.json").read_text())["degradation"]["jpeg_quality"] == 30
+    up = subprocess.run([*run, "--mode", "upscale"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0 and "NIQE ↓" in up.stdout and "PSNR-Y" not in up.stdout
+    for bad in (["--mode", "upscale", "--degrade", "jpeg"], ["--seed", "3"], ["--degrade", "jpeg", "--jpeg-quality", "0"]):
+        proc = subprocess.run([*run, *bad], cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_artefact_map_lights_up_grain_not_agreement() -> None:
+    assert psnr_counterpart("srgan") == "edsr" and psnr_counterpart("real-gan") == "real-edsr"
+    assert psnr_counterpart("bicubic") is None
+    smooth = skdata.astronaut()[:128, :128]
+    grainy = smooth.copy()
+    grainy[:, 64:] = _grain(smooth[:, 64:], 15)  # grain on the right half only
+    amap = artefact_map(grainy, smooth)
+    assert amap.shape == (128, 128) and amap.dtype == np.float32
+    assert amap[:, 72:].mean() > 20 * max(amap[:, :56].mean(), 1e-6)
+    assert not artefact_map(smooth, smooth).any()
+    shown = normalise_map(amap)
+    assert shown.min() >= 0 and shown.max() == 1.0
+    with pytest.raises(ValueError, match="differ in size"):
+        artefact_map(grainy[:100], smooth)
