@@ -251,18 +251,29 @@ def _unit_channels(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
 class LPIPSMetric:
     """A loaded LPIPS network plus the label of what it is; lower is more similar, 0 for identical images.
 
-    Instances are shared between threads (via :func:`get_lpips`): nothing here mutates state after
-    construction, so concurrent calls are safe.
+    Instances from :func:`get_lpips` are shared between threads: nothing here mutates state after
+    construction, so concurrent calls are safe. One from :func:`build_lpips` is its owner's alone,
+    who may move its :attr:`network` (e.g. as a submodule of a training loss); :attr:`device`
+    follows the network, so metric and network can never disagree.
     """
 
     def __init__(self, model: nn.Module, net: str, backend: str, device: torch.device) -> None:
         self.net = net
         self.backend = backend  # "lpips" | "st"
         self.variant = f"{'ST-' if backend == 'st' else ''}LPIPS-{net}"
-        self.device = device
         self.min_side = _MIN_SIDE[(backend, net)]
         # Frozen: as a training loss only the inputs should receive gradients.
         self._model = model.eval().requires_grad_(False).to(device)
+
+    @property
+    def network(self) -> nn.Module:
+        """The frozen LPIPS network (backbone + linear heads): register it in a module that should move it."""
+        return self._model
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network lives, and so where inputs are moved to."""
+        return next(self._model.parameters()).device
 
     def __repr__(self) -> str:
         return f"LPIPSMetric(variant={self.variant!r}, device={str(self.device)!r})"
@@ -343,10 +354,39 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
+def _resolve_backend(net: str, backend: str, pnet_rand: bool) -> str:
+    """Check the arguments and turn ``backend="auto"`` into ``"lpips"`` or ``"st"`` (see :func:`get_lpips`)."""
+    if net not in NETS:
+        raise ValueError(f"unknown LPIPS net {net!r}; choose one of {NETS}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown LPIPS backend {backend!r}; choose one of {BACKENDS}")
+    if pnet_rand and backend == "st":
+        raise ValueError("pnet_rand applies to the 'lpips' package backend only")
+    if backend == "auto":
+        use_pkg = pnet_rand or (_lpips_package_available() and _tv_weights_path(net).is_file())
+        backend = "lpips" if use_pkg else "st"
+    return backend
+
+
+def build_lpips(
+    net: str = "alex", backend: str = "auto", device: str | torch.device | None = None, pnet_rand: bool = False
+) -> LPIPSMetric:
+    """A new LPIPS metric whose network belongs to the caller alone (arguments as :func:`get_lpips`).
+
+    Why not :func:`get_lpips`: its instances are shared by every caller in the process, so moving
+    one to another device (as a training loss does with ``.to(device)``) would move it under
+    everyone else. Build your own here and move or register its :attr:`LPIPSMetric.network` freely.
+    """
+    backend = _resolve_backend(net, backend, pnet_rand)
+    model = _build_lpips(net, pnet_rand) if backend == "lpips" else _build_st(net)
+    return LPIPSMetric(model, net, backend, _resolve_device(device))
+
+
 def get_lpips(
     net: str = "alex", backend: str = "auto", device: str | torch.device | None = None, pnet_rand: bool = False
 ) -> LPIPSMetric:
-    """Shared, lazily loaded LPIPS metric; check ``.variant`` for what you got.
+    """Shared, lazily loaded LPIPS metric; check ``.variant`` for what you got. Do not move it: for a
+    network of your own (a training loss), use :func:`build_lpips`.
 
     ``backend``: ``"lpips"`` (the package, v0.1 - the paper number; needs torchvision's ImageNet weights, which
     it downloads if missing), ``"st"`` (shift-tolerant LPIPS from the stlpips-pytorch wheel, fully offline), or
@@ -357,20 +397,11 @@ def get_lpips(
     Raises ValueError for bad arguments and :class:`LPIPSUnavailableError` (a RuntimeError) when the requested
     network cannot be set up.
     """
-    if net not in NETS:
-        raise ValueError(f"unknown LPIPS net {net!r}; choose one of {NETS}")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown LPIPS backend {backend!r}; choose one of {BACKENDS}")
-    if pnet_rand and backend == "st":
-        raise ValueError("pnet_rand applies to the 'lpips' package backend only")
-    if backend == "auto":
-        use_pkg = pnet_rand or (_lpips_package_available() and _tv_weights_path(net).is_file())
-        backend = "lpips" if use_pkg else "st"
+    backend = _resolve_backend(net, backend, pnet_rand)
     dev = _resolve_device(device)
     key = (net, backend, str(dev), pnet_rand)
     with _LOCK:  # held while loading, so concurrent first calls load the network once
         metric = _CACHE.get(key)
         if metric is None:
-            model = _build_lpips(net, pnet_rand) if backend == "lpips" else _build_st(net)
-            metric = _CACHE[key] = LPIPSMetric(model, net, backend, dev)
+            metric = _CACHE[key] = build_lpips(net, backend, dev, pnet_rand)
         return metric

@@ -197,6 +197,18 @@ def test_content_losses_build_and_vgg19_fails_clearly_offline() -> None:
             build_content_loss("vgg19")
 
 
+def test_lpips_loss_moves_its_own_network_not_the_shared_metric() -> None:
+    """``.to(device)`` on the LPIPS content loss moves its network and its metric follows; the process-wide
+    metric that benchmarks and validation share stays where it was (the meta device stands in for a GPU)."""
+    from srcore.lpips import get_lpips
+    from train.losses import build_content_loss
+
+    shared = get_lpips("vgg", backend="st", device="cpu")
+    loss_fn = build_content_loss("lpips").to(torch.device("meta"))
+    assert loss_fn.metric.device.type == "meta" and next(loss_fn.parameters()).device.type == "meta"
+    assert shared.device == torch.device("cpu") and next(shared.network.parameters()).device.type == "cpu"
+
+
 def test_chroma_loss_sees_colour_not_luma() -> None:
     """The anti-speckle term: zero between two grey images however different, positive for a tint."""
     from train.losses import chroma_l1

@@ -82,13 +82,13 @@ class LPIPSContent(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        from srcore.lpips import get_lpips
+        from srcore.lpips import build_lpips
 
-        self.metric = get_lpips("vgg", backend="st", device="cpu")
-        self.net = self.metric._model  # registered so .to(device) moves it
+        # our own copy, not the process-wide shared metric: moving this loss must not move anyone else's network
+        self.metric = build_lpips("vgg", backend="st", device="cpu")
+        self.net = self.metric.network  # registered, so .to(device) moves it (and metric.device follows)
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        self.metric.device = sr.device
         return self.metric.distance_tensor(sr, hr).mean()
 
 
