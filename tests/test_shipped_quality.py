@@ -104,18 +104,34 @@ def _chroma_highpass(rgb: np.ndarray) -> float:
 
 
 def test_srgan_paints_no_colour_speckle() -> None:
-    """GAN texture belongs in luma: chroma detail no busier than the HR's, and grey stays grey.
+    """GAN texture belongs in luma: chroma detail no busier than the HR's.
 
-    The first shipped candidate failed this (Set14 chroma high-pass 2.7 vs HR 1.7; 2.7-3.8 on
-    the two grayscale images), which is why training has a chroma L1 term.
+    The first shipped candidate failed this (Set14 chroma high-pass 2.7 vs HR 1.7), which is why
+    training has a chroma L1 term.
     """
     _shipped("srgan", 4)
     pairs = _outputs("srgan", "Set14", 4, 1.0)
     assert np.mean([_chroma_highpass(o) for o, _ in pairs]) <= np.mean([_chroma_highpass(h) for _, h in pairs])
-    grey = [o for o, h in pairs if _chroma_highpass(h) < 0.05]
-    assert grey, "Set14 has two grayscale images"
-    for out in grey:
-        assert _chroma_highpass(out) <= 1.0
+
+
+def test_srgan_network_paints_little_colour_on_grey_photos() -> None:
+    """The generator's *own* output on Set14's two grayscale images, before ``keep_grey`` strips its chroma.
+
+    Why the raw network: ``upscale`` returns a grey image for a grey input whatever the network
+    painted (``keep_grey``), so checking that output tests nothing. Measured on the network: the
+    first candidate painted 2.7-3.8 grey levels of chroma speckle here, the shipped one 1.45 / 1.10
+    (EDSR 0.43); the bar, a little above, catches a retrained generator that regresses.
+    """
+    from srcore.methods.torch_sr import run_network
+
+    _shipped("srgan", 4)
+    method = get_method("srgan")
+    network = method.torch_network(4, strength=1.0)
+    grey = [item for item in load_dataset(BENCHMARK / "Set14" / "x4", 4) if _chroma_highpass(item.hr) < 0.05]
+    assert len(grey) == 2, "Set14 has two grayscale images"
+    for item in grey:
+        raw = run_network(network, item.lr, 4, 0, 0, 1.0, method.device, method.half)
+        assert _chroma_highpass(raw) <= 1.6, item.name
 
 
 def test_srgan_strength_zero_is_the_psnr_generator() -> None:
