@@ -152,16 +152,7 @@ def current() -> str:
 Runner = Callable[[np.ndarray], np.ndarray]
 
 _runners: weakref.WeakKeyDictionary[Any, dict[str, Runner]] = weakref.WeakKeyDictionary()
-_onnx: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
-
-
-def _onnx_for(module: Any) -> bytes:
-    if module not in _onnx:
-        from srcore.export import onnx_bytes
-
-        _onnx[module] = onnx_bytes(module)
-    return _onnx[module]
 
 
 def _threads() -> int:
@@ -207,7 +198,9 @@ def runner(module: Any, backend: str) -> Runner:
     with _lock:
         per = _runners.setdefault(module, {})
         if backend not in per:
-            model = _onnx_for(module)
+            from srcore.export import onnx_bytes
+
+            model = onnx_bytes(module)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if backend == "onnxruntime":

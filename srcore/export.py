@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,24 @@ def export_target(module: Any) -> Any:
     return desc.model if desc is not None else module
 
 
+_cache: weakref.WeakKeyDictionary[Any, dict[int, bytes]] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
 def onnx_bytes(module: Any, opset: int = OPSET) -> bytes:
-    """Serialise a torch SR module (NCHW [0,1] -> NCHW [0,1]) to ONNX with dynamic H/W."""
+    """Serialise a torch SR module (NCHW [0,1] -> NCHW [0,1]) to ONNX with dynamic H/W.
+
+    Cached per loaded module: exporting EDSR takes seconds, and the backends and ``export``
+    would otherwise each pay it for the same network.
+    """
+    with _lock:
+        per = _cache.setdefault(module, {})
+        if opset not in per:
+            per[opset] = _export(module, opset)
+        return per[opset]
+
+
+def _export(module: Any, opset: int) -> bytes:
     import torch
 
     net = export_target(module)
