@@ -1,14 +1,12 @@
 """The Compare tab in a real browser: headless Chromium uploads an image, picks methods, runs, moves the crop.
 
 This is the check that the page works as people use it (upload widget, checkboxes, streaming
-results, click-to-crop), which no API test can see. It leaves a screenshot in the test's tmp_path,
-or in ``$SRLAB_SCREENSHOT_DIR``: ``benchmarks/screenshots.py`` sets it to regenerate the README's
-``docs/screenshot-compare.png`` (a plain test run never writes into the tree).
+results, click-to-crop), which no API test can see. It leaves a screenshot in the test's tmp_path
+only: a test run never writes into the tree (``benchmarks/screenshots.py`` makes the README's picture).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -100,6 +98,6 @@ def test_compare_in_browser(browser: Any, srlab_server: dict[str, Any], tmp_path
     page.wait_for_function(f"document.querySelector('#crops img').src !== {before_crop!r}")
     page.wait_for_timeout(500)  # let the new crops paint before the screenshot
 
-    shot = Path(os.environ.get("SRLAB_SCREENSHOT_DIR") or tmp_path) / "screenshot-compare.png"
+    shot = tmp_path / "screenshot-compare.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
