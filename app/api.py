@@ -14,40 +14,68 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from gradio_client import handle_file
 from pandas.io.formats.style import Styler
 
 from app import render
-from app.compare_tab import check_output_size, load_input, normalize_mode, parse_methods, parse_scale
+from app.compare_tab import lpips_for, report_json, run_specs
 from app.config import AppConfig
-from app.messages import public_text, user_errors
-from srcore.compare import compare
-from srcore.paths import model_dirs
+from app.inputs import (
+    check_output_size,
+    check_reference_size,
+    degradation_spec,
+    load_input,
+    normalize_mode,
+    parse_methods,
+    parse_scale,
+)
+from app.messages import user_errors
+from srcore.compare import Comparison, prepare
 from srcore.registry import method_ids
+
+#: The example the "Use via API" page shows: a real picture and real method ids, so copying it works.
+EXAMPLE_IMAGE = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"
+EXAMPLE_METHODS = ["bicubic", "edsr"]
+
+
+def _api_example(component: gr.components.Component, value: Any) -> None:
+    """Set the example the API page shows for ``component`` (Gradio's stock ones are a PDF and ``[]``, which /compare refuses).
+
+    An instance attribute rather than a subclass: Gradio writes a ``.pyi`` stub next to any module
+    that subclasses a component.
+    """
+    component.example_inputs = lambda: value  # type: ignore[method-assign]
 
 
 class CompareAPI:
     def __init__(self, cfg: AppConfig) -> None:
         self.cfg = cfg
 
-    def compare(self, image: bytes | str | None, scale: float, methods: list[str] | str | None, mode: str | None) -> tuple[dict[str, Any], Styler]:
+    def compare(self, image: bytes | str | None, scale: float, methods: list[str] | str | None, mode: str | None,
+                degradation: str | None = "bicubic", jpeg_quality: float | None = 50, seed: float | None = 0) -> tuple[dict[str, Any], Styler]:
         """Compare methods on one image.
 
-        image: the image file. scale: 2, 3 or 4. methods: method ids (see the Models tab), e.g. ["bicubic", "dnn-espcn"].
-        mode: "reference" (treat the input as ground truth: degrade, restore, score) or "upscale" (as is, no metrics).
-        Returns the comparison report (Comparison.to_json: mode, scale, lpips_variant, notes, results[method, psnr_y,
-        ssim_y, lpips, lpips_variant, seconds, output_size, error]) and the same numbers as a table.
+        image: the image file. scale: 2, 3 or 4. methods: method ids (see the Models tab), e.g. ["bicubic", "edsr"];
+        "srgan@0.5" runs srgan at strength 0.5 (several strengths may be listed).
+        mode: "reference" (treat the input as ground truth: degrade, restore, score) or "upscale" (as is; no-reference
+        metrics only). degradation (reference mode): "bicubic" (default), "jpeg" (with jpeg_quality) or "realistic"
+        (with seed).
+        Returns the comparison report (Comparison.to_json: mode, scale, input_size (the upload), lr_size (what the
+        methods got), degradation, lpips_variant, notes, results[method, psnr_y, ssim_y, lpips, gmsd, niqe, lr_psnr,
+        lpips_variant, seconds, output_size, error, reasons]) and the same numbers as a table.
         Methods that cannot run (unknown id, unsupported scale, missing model) get a row whose "error" says why.
         """
         ids = parse_methods(methods)
         s, m = parse_scale(scale), normalize_mode(mode)
         img = load_input(image, self.cfg.max_pixels)
+        check_reference_size(img, s, m)
         check_output_size(img, s, m, self.cfg.max_pixels)
-        res = compare(img, s, ids, m, allow_files=self.cfg.allow_file_models, allowed_dirs=model_dirs())
-        report = res.to_json()
-        report["notes"] = [public_text(n) for n in report["notes"]]
-        for row in report["results"]:
-            if row["error"]:
-                row["error"] = public_text(row["error"])
+        spec = degradation_spec(m, degradation, jpeg_quality, seed)
+        prep = prepare(img, s, m, spec)
+        lpips_fn, variant = lpips_for(prep)
+        results = list(run_specs(prep, ids, lpips_fn, self.cfg.allow_file_models))
+        h, w = img.rgb.shape[:2]
+        report = report_json(Comparison(prep, results, variant), img.name, f"{w}x{h}")
         return report, render.metrics_table(report["results"], m)
 
     def build(self) -> None:
@@ -56,10 +84,15 @@ class CompareAPI:
             # binary, not filepath: Gradio 6 leaves an empty temp file behind per filepath-type call
             image = gr.File(label="image", type="binary")
             scale = gr.Number(label="scale", value=4, precision=0)
-            methods = gr.Dropdown(label="methods", choices=method_ids(), multiselect=True, allow_custom_value=True)
+            methods = gr.Dropdown(label="methods", choices=method_ids(), value=EXAMPLE_METHODS, multiselect=True, allow_custom_value=True)
             mode = gr.Textbox(label="mode", value="reference")
+            degradation = gr.Textbox(label="degradation", value="bicubic")
+            quality = gr.Number(label="jpeg_quality", value=50, precision=0)
+            seed = gr.Number(label="seed", value=0, precision=0)
             button = gr.Button("compare")
+            _api_example(image, handle_file(EXAMPLE_IMAGE))
+            _api_example(methods, EXAMPLE_METHODS)
             report = gr.JSON(label="report")
             table = gr.Dataframe(label="metrics", interactive=False)
-        button.click(user_errors(self.compare), [image, scale, methods, mode], [report, table], api_name="compare",
+        button.click(user_errors(self.compare), [image, scale, methods, mode, degradation, quality, seed], [report, table], api_name="compare",
                      concurrency_limit=self.cfg.concurrency, concurrency_id="heavy")

@@ -1,4 +1,7 @@
-"""Benchmark tab: mean PSNR-Y / SSIM-Y / LPIPS and speed over a dataset, via ``srcore.bench.run_bench``.
+"""Benchmark tab: mean PSNR-Y / SSIM-Y / LPIPS / GMSD / NIQE / LR-PSNR and speed over a dataset, via ``srcore.bench.run_bench``.
+
+Results stream in per method (the dataset is loaded once and each method benchmarked in turn),
+so a long run shows its first rows within seconds.
 
 Datasets are only what the operator exposed (the shared Set5/Set14 folder, ``--data-dir``
 folders, shown by name, never by path) or a zip the user uploads, unpacked defensively into
@@ -7,21 +10,24 @@ a private per-request folder.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from app import render, workspace
-from app.compare_tab import parse_methods, parse_scale
 from app.config import SHARED_BENCHMARK_DIR, AppConfig
+from app.inputs import parse_methods, parse_scale, safe_name
 from app.messages import public_text, user_errors
-from app.methods import SCALES, checkbox_choices, default_methods, keep_valid, unavailable_html
-from srcore.bench import run_bench
+from app.methods import SCALES, checkbox_choices, default_methods, on_scale, unavailable_html
+from srcore.bench import load_dataset, run_bench
 from srcore.errors import InputImageError, SRError
 from srcore.imageio import IMAGE_SUFFIXES, load_image
 from srcore.registry import get_method
@@ -122,10 +128,6 @@ class BenchTab:
         self.cfg = cfg
         self.datasets = discover_datasets(cfg)
 
-    def on_scale(self, scale: int, selected: list[str] | None) -> tuple[Any, str]:
-        s = int(scale)
-        return gr.update(choices=checkbox_choices(s), value=keep_valid(selected, s)), unavailable_html(s)
-
     def run(
         self,
         dataset: str,
@@ -134,10 +136,11 @@ class BenchTab:
         methods: list[str] | None,
         limit: float | None,
         use_lpips: bool,
+        perception: str,
         old_dir: str | None,
         progress: gr.Progress = gr.Progress(),
-    ) -> tuple[Any, ...]:
-        """Benchmark the chosen methods; the same numbers as ``python -m srcore bench``."""
+    ) -> Iterator[tuple[Any, ...]]:
+        """Benchmark the chosen methods, one row at a time; the same numbers as ``python -m srcore bench``."""
         ids = parse_methods(methods)
         s = parse_scale(scale)
         _discard(old_dir)
@@ -157,30 +160,49 @@ class BenchTab:
             notes += [note] if note else []
             title = ds.name
         n = int(limit) if limit else None
-
-        def report(done: int, total: int, mid: str) -> None:
-            progress(done / max(total, 1), desc=f"{mid}: {done}/{total} image runs")
-
         progress(0.0, desc="Loading images")
-        res = run_bench(folder, s, ids, limit=n, lpips=bool(use_lpips), progress=report)
-        labels = {mid: get_method(mid).label for mid in res.results}
-        df = render.bench_frame(res.results, labels, res.lpips_variant)
-        csv = run_dir / f"srlab_bench_{title.replace('/', '_').replace(' ', '_')}_x{s}.csv"
-        out = df.assign(dataset=title, scale=s, images=res.images)
-        out.to_csv(csv, index=False, float_format="%.6f")
-        lines = [f"**{title}** · ×{s} · {res.images} images · PSNR-Y/SSIM-Y on BT.601 Y, {s} px shaved · "
-                 f"LPIPS: {res.lpips_variant or 'not computed'}"]
-        lines += [f"- {note}" for note in notes]
-        lines += [f"- skipped **{mid}**: {public_text(why)}" for mid, why in res.skipped.items()]
+        images = load_dataset(folder, s, n)
+        csv = run_dir / f"srlab_bench_{safe_name(title)}_x{s}.csv"
+        results: dict[str, dict[str, Any]] = {}
+        skipped: dict[str, str] = {}
+        variant: str | None = None
         plot_title = f"{title} ×{s}"
-        return (
-            str(run_dir),
-            "\n".join(lines),
-            render.bench_table(df, res.lpips_variant),
-            render.perception_distortion_plot(df, res.lpips_variant, plot_title),
-            render.speed_quality_plot(df, plot_title),
-            str(csv),
-        )
+        for i, mid in enumerate(ids):
+            def report(done: int, total: int, _mid: str, i: int = i) -> None:
+                progress((i + done / max(total, 1)) / len(ids), desc=f"{_mid}: {done}/{total} images")
+
+            res = run_bench(images, s, [mid], lpips=bool(use_lpips), progress=report)
+            variant = variant or res.lpips_variant
+            results.update(res.results)
+            skipped.update(res.skipped)
+            labels = {m: get_method(m).label for m in results}
+            df = render.bench_frame(results, labels, variant)
+            lines = [f"**{title}** · ×{s} · {len(images)} images · {i + 1}/{len(ids)} methods"
+                     f"{'' if i + 1 == len(ids) else ' (running…)'} · PSNR-Y/SSIM-Y/GMSD on BT.601 Y, {s} px shaved · "
+                     f"LPIPS: {variant or 'not computed'}"]
+            lines += [f"- {note}" for note in notes]
+            lines += [f"- skipped **{html.escape(m)}**: {public_text(why)}" for m, why in skipped.items()]
+            done = i + 1 == len(ids)
+            if done:
+                out = df.assign(dataset=title, scale=s, images=len(images))
+                out.to_csv(csv, index=False, float_format="%.6f")
+            yield (
+                str(run_dir),
+                "\n".join(lines),
+                render.bench_html(df) if len(df) else "",
+                render.perception_distortion_plot(df, variant, plot_title, perception),
+                render.speed_quality_plot(df, plot_title),
+                str(csv) if done else None,
+                df.to_dict("records"),
+            )
+
+    def on_axis(self, rows: list[dict[str, Any]] | None, perception: str, dataset: str, scale: int) -> Any:
+        """Switch the perception axis without re-running: the plot is redrawn from the last results."""
+        if not rows:
+            return gr.skip()
+        df = pd.DataFrame(rows)
+        variant = next((r.get("lpips_variant") for r in rows if r.get("lpips_variant")), None)
+        return render.perception_distortion_plot(df, variant, f"{dataset} ×{scale}", perception)
 
     def build(self) -> None:
         default_scale = 4
@@ -192,23 +214,28 @@ class BenchTab:
                 upload = gr.File(label="Zip of images (optional HR/ and LR/ folders)", file_types=[".zip"], type="binary",
                                  visible=not names, elem_id="bench-upload")
                 scale = gr.Radio(list(SCALES), value=default_scale, label="Scale")
-                methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=default_methods(default_scale), label="Methods")
-                unavailable = gr.HTML(unavailable_html(default_scale))
+                methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=default_methods(default_scale), label="Methods",
+                                           elem_id="bench-methods")
                 with gr.Row():
                     limit = gr.Number(value=0, precision=0, minimum=0, label="Use first N images (0 = all)")
                     use_lpips = gr.Checkbox(value=True, label="LPIPS")
                 run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
+                unavailable = gr.HTML(unavailable_html(default_scale))
             with gr.Column(scale=2, min_width=480):
-                summary = gr.Markdown()
-                table = gr.Dataframe(interactive=False, label="Means over the dataset (best highlighted; click a header to sort)",
-                                     elem_id="bench-table")
+                summary = gr.Markdown("Pick a dataset and methods, then **Run benchmark**: one row per method appears as it finishes.",
+                                      elem_id="bench-summary")
+                table = gr.HTML(elem_id="bench-table")
+                perception = gr.Radio([(v, k) for k, v in render.PERCEPTION_AXES.items()], value="lpips",
+                                      label="Perception axis of the perception–distortion plot", elem_id="bench-axis")
                 with gr.Row():
                     pd_plot = gr.Plot(label="Perception–distortion", format="png", show_label=False, elem_id="bench-pd-plot")
                     speed_plot = gr.Plot(label="Speed–quality", format="png", show_label=False, elem_id="bench-speed-plot")
                 csv = gr.File(label="CSV", interactive=False)
         run_dir = gr.State(None, time_to_live=3600, delete_callback=_discard)
+        rows = gr.State(None)
         dataset.change(lambda d: gr.update(visible=d == UPLOAD), [dataset], [upload], api_visibility="private")
-        scale.change(user_errors(self.on_scale), [scale, methods], [methods, unavailable], api_visibility="private")
-        run.click(user_errors(self.run), [dataset, upload, scale, methods, limit, use_lpips, run_dir],
-                  [run_dir, summary, table, pd_plot, speed_plot, csv], api_name="bench", api_visibility="undocumented",
+        scale.change(user_errors(on_scale), [scale, methods], [methods, unavailable], api_visibility="private")
+        run.click(user_errors(self.run), [dataset, upload, scale, methods, limit, use_lpips, perception, run_dir],
+                  [run_dir, summary, table, pd_plot, speed_plot, csv, rows], api_name="bench", api_visibility="undocumented",
                   concurrency_limit=self.cfg.concurrency, concurrency_id="heavy")
+        perception.change(self.on_axis, [rows, perception, dataset, scale], [pd_plot], api_visibility="private")

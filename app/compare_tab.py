@@ -1,15 +1,24 @@
 """Compare tab: one image, several methods, side by side.
 
 The upscales are computed once per run and kept in the session's ``gr.State``; everything the
-user does afterwards (moving the crop, changing the zoom, picking slider sides) only re-renders
-from those arrays. Results stream in as each method finishes.
+user does afterwards (moving the crop, changing the zoom, picking slider sides, opening the
+error maps) only re-renders from those arrays. Results stream in as each method finishes.
+
+Two rules shape the event wiring:
+
+* Uploads are checked **on upload** by our own decoder (``app.inputs``), from the raw file
+  (``preprocess=False``): Gradio's image preprocessing would fail on a non-image before any
+  handler of ours ran, and mark every output with an "Error" badge. The run reads the checked
+  upload from state, never the image component.
+* A run that fails (bad settings, an image that does not fit) says so once, in the status area,
+  and leaves the page as it was; it never raises into Gradio's per-component error display.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
-import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,73 +30,51 @@ import numpy as np
 
 from app import render, workspace
 from app.config import AppConfig
+from app.inputs import (
+    DEGRADATION_CHOICES,
+    MODE_CHOICES,
+    check_output_size,
+    check_reference_size,
+    degradation_spec,
+    jpeg_quality,
+    load_input,
+    normalize_mode,
+    parse_methods,
+    parse_scale,
+    parse_spec,
+    safe_name,
+    safe_stem,
+    upload_source,
+)
 from app.messages import public_text, user_errors
-from app.methods import SCALES, checkbox_choices, default_methods, keep_valid, method_options, unavailable_html
-from srcore.compare import Comparison, MethodResult, Prepared, get_lpips_metric, iter_compare
-from srcore.errors import InputImageError, SRError
-from srcore.imageio import load_image, save_image
+from app.methods import (
+    REAL_PHOTO_METHODS,
+    SCALES,
+    STRENGTHS,
+    checkbox_choices,
+    default_methods,
+    expand_strengths,
+    method_choices,
+    method_label,
+    on_scale,
+    strength_methods,
+    unavailable_html,
+)
+from srcore.artefacts import CAPTION as ARTEFACT_CAPTION
+from srcore.artefacts import artefact_map, normalise_map, psnr_counterpart
+from srcore.compare import Comparison, MethodResult, Prepared, get_lpips_metric, prepare, run_one
+from srcore.errors import SRError
+from srcore.imageio import save_image
 from srcore.metrics import CONVENTION, error_map_y
 from srcore.paths import model_dirs
 from srcore.registry import get_method
-from srcore.sheet import crop_box, crop_sheet, nearest_enlarge, zoom_crop
+from srcore.sheet import crop_box, crop_sheet, nearest_enlarge
 
-MODE_CHOICES = [("Treat as ground truth", "reference"), ("Upscale as is", "upscale")]
 CROP_SIZES = [32, 48, 64, 96, 128]
 ZOOMS = [2, 3, 4, 5, 6, 7, 8]
 HR_KEY = "HR (ground truth)"
-
-
-def normalize_mode(mode: str | None) -> str:
-    """API and UI spellings of the mode ("reference", "Treat as ground truth", ...) -> srcore's value."""
-    text = (mode or "reference").strip().lower()
-    for label, value in MODE_CHOICES:
-        if text in (label.lower(), value):
-            return value
-    raise SRError(f"unknown mode {mode!r}; use 'reference' (treat as ground truth) or 'upscale' (upscale as is)")
-
-
-def parse_scale(scale: Any) -> int:
-    try:
-        s = int(float(scale))
-    except (TypeError, ValueError):
-        raise SRError(f"scale must be a whole number such as 2, 3 or 4, got {scale!r}") from None
-    if s != float(scale) or not 2 <= s <= 8:
-        raise SRError(f"scale {scale} is not supported; use 2, 3 or 4 (some methods go up to 8)")
-    return s
-
-
-def parse_methods(methods: list[str] | str | None) -> list[str]:
-    """A list of ids, or one comma-separated string (handy from curl)."""
-    if isinstance(methods, str):
-        methods = methods.split(",")
-    ids = [m.strip() for m in (methods or []) if m and m.strip()]
-    if not ids:
-        raise SRError("choose at least one method")
-    return list(dict.fromkeys(ids))
-
-
-def load_input(path: str | bytes | None, max_pixels: int) -> Any:
-    """The uploaded file (a path, or the bytes of an API upload) through srcore's loader (alpha, 16-bit, EXIF, size limit)."""
-    if not path:
-        raise SRError("upload an image (or pick an example) first")
-    if isinstance(path, bytes):
-        return load_image(path, name="upload", pixel_limit=max_pixels)
-    return load_image(path, name=Path(path).name, pixel_limit=max_pixels)
-
-
-def check_output_size(img: Any, scale: int, mode: str, max_pixels: int) -> None:
-    """Upscale mode multiplies the input by scale²: cap outputs at 4x the input limit (one method's output
-    is held per session and encoded for the slider), with the numbers in the message."""
-    h, w = img.rgb.shape[:2]
-    if mode == "upscale" and w * h * scale * scale > 4 * max_pixels:
-        raise InputImageError(
-            f"{img.name}: upscaling {w}x{h} by x{scale} makes {w * h * scale * scale / 1e6:.1f} MP outputs, above this server's "
-            f"limit of {4 * max_pixels / 1e6:.1f} MP; crop the image, use a smaller scale, or 'Treat as ground truth'"
-        )
-
-
-def _safe_stem(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:60] or "image"
+STALE_HTML = ("<div class='srlab-stale'>Settings changed since these results were made: "
+              "press <b>Compare</b> to update them.</div>")
 
 
 @dataclass
@@ -102,10 +89,14 @@ class CompareSession:
     center: tuple[float, float] = (0.0, 0.0)  # crop centre, output pixels
     crop: int = 64
     zoom: int = 4
-    error_maps: dict[str, np.ndarray] = field(default_factory=dict)  # id -> coloured |ΔY|
-    lpips_maps: dict[str, np.ndarray] = field(default_factory=dict)  # id -> raw spatial LPIPS
     lr_up: np.ndarray | None = None
     locator_scale: float = 1.0  # output pixels per displayed locator pixel
+    #: rendered error/artefact maps (computed when the maps panel is first opened, then reused)
+    maps_html: str | None = None
+    #: PSNR counterparts run only for the artefact maps (not part of the comparison)
+    extra_outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the uploaded picture's size ("WxH"); in reference mode the methods get a smaller LR
+    input_size: str = ""
 
     @property
     def scale(self) -> int:
@@ -144,9 +135,24 @@ class CompareSession:
         w, h = self.out_size
         return crop_box(self.center, self.crop, w, h)
 
-    def crops(self) -> list[tuple[np.ndarray, str]]:
-        box = self.box()
-        return [(zoom_crop(img, box, self.zoom), key) for key, img in self.images().items()]
+    def crops(self) -> list[tuple[np.ndarray, str, str]]:
+        """(un-zoomed crop, caption, second line) for every image; the page enlarges them by ``zoom``."""
+        x0, y0, x1, y1 = self.box()
+        items: list[tuple[np.ndarray, str, str]] = []
+        if self.prepared.hr is not None:
+            items.append((self.prepared.hr[y0:y1, x0:x1], "Ground truth", "HR"))
+        lr = self.prepared.lr
+        s = self.scale
+        lr_crop = lr[y0 // s : -(-y1 // s), x0 // s : -(-x1 // s)]
+        lr_up = nearest_enlarge(lr_crop, s)[y0 - (y0 // s) * s :, x0 - (x0 // s) * s :][: y1 - y0, : x1 - x0]
+        items.append((lr_up, "LR input" if self.mode == "reference" else "Input", f"nearest ×{s}"))
+        for r in self.results:
+            if r.ok:
+                items.append((r.output[y0:y1, x0:x1], r.label, r.method_id))  # type: ignore[index]
+        return items
+
+    def crops_html(self) -> str:
+        return render.crops_html(self.crops(), self.zoom)
 
     def locator(self) -> np.ndarray:
         """The picture the user clicks on: HR in reference mode, the input itself in upscale mode."""
@@ -157,19 +163,16 @@ class CompareSession:
     def comparison(self) -> Comparison:
         return Comparison(self.prepared, self.results, self.variant)
 
-    def error_gallery(self) -> list[tuple[np.ndarray, str]]:
-        vmax = render.shared_vmax(self.lpips_maps.values())
-        items: list[tuple[np.ndarray, str]] = []
-        for r in self.results:
-            if r.method_id in self.error_maps:
-                items.append((self.error_maps[r.method_id], f"{r.label} · |ΔY| (0–{render.ERROR_VMAX:.0f} levels)"))
-            if r.method_id in self.lpips_maps:
-                items.append((render.colorize(self.lpips_maps[r.method_id], vmax), f"{r.label} · {self.variant} map (0–{vmax:.2f})"))
-        return items
+    def gan_results(self) -> list[MethodResult]:
+        """Results of GAN methods (those with a PSNR counterpart): the ones that get an artefact map."""
+        return [r for r in self.results if r.ok and psnr_counterpart(r.method_id.partition("@")[0])]
+
+    def has_maps(self) -> bool:
+        return any(r.ok for r in self.results) and (self.prepared.hr is not None or bool(self.gan_results()))
 
     def write_downloads(self) -> list[str]:
         """Every output as PNG (alpha re-attached), HR/LR, metrics JSON and the crop sheet, plus one zip of all."""
-        d, stem, s = self.workdir, _safe_stem(self.name), self.scale
+        d, stem, s = self.workdir, safe_stem(self.name), self.scale
         files: list[Path] = []
         outputs: list[Path] = []
         p = self.prepared
@@ -182,14 +185,12 @@ class CompareSession:
             save_image(files[-1], p.lr, p.lr_alpha)
         for r in self.results:
             if r.ok:
-                path = d / f"{stem}_{re.sub(r'[^A-Za-z0-9._-]+', '_', r.method_id)}_x{s}.png"
+                path = d / f"{stem}_{safe_name(r.method_id)}_x{s}.png"
                 if not path.exists():
                     save_image(path, r.output, r.alpha)  # type: ignore[arg-type]
                 outputs.append(path)
         metrics = d / f"{stem}_metrics.json"
-        data = self.comparison().to_json()
-        data["notes"] = [public_text(n) for n in data["notes"]]
-        metrics.write_text(json.dumps(data, indent=2))
+        metrics.write_text(json.dumps(report_json(self.comparison(), self.name, self.input_size), indent=2))
         sheet = d / f"{stem}_crops.png"
         # Written under temporary names and renamed: quick successive clicks never leave a half-written file.
         save_image(d / ".crops.tmp.png", crop_sheet(list(self.images().items()), self.center, self.crop, self.zoom))
@@ -202,126 +203,245 @@ class CompareSession:
         return [str(archive), *(str(o) for o in outputs)]
 
 
+def report_json(comp: Comparison, name: str, input_size: str) -> dict[str, Any]:
+    """``Comparison.to_json()`` for people outside the server: paths hidden, and both sizes said plainly.
+
+    srcore's ``input_size`` is what the methods got (the LR, in reference mode); a user thinks of
+    the picture they uploaded, so ``input_size`` here is the upload's size and ``lr_size`` the LR's.
+    """
+    report = comp.to_json()
+    report["notes"] = [public_text(n) for n in report["notes"]]
+    report["lr_size"] = report.get("input_size")
+    report["input_size"] = input_size or report["lr_size"]
+    report["input_name"] = name
+    for row in report["results"]:
+        if row.get("error"):
+            row["error"] = public_text(row["error"])
+    return report
+
+
+def run_specs(
+    prep: Prepared, specs: list[str], lpips_fn: Any, allow_files: bool, backend: str | None = None,
+) -> Iterator[MethodResult]:
+    """Run each ``id`` or ``id@α`` on a prepared input (srcore's ``run_one``), named for the page.
+
+    ``id@α`` runs the method with its strength at α and keeps the spec as the result's id, so one
+    comparison can hold several strengths; the label says α.
+    """
+    for text in specs:
+        try:
+            spec = parse_spec(text)
+        except SRError as exc:
+            yield MethodResult(text, text, error=str(exc))
+            continue
+        kwargs = {"backend": backend} if backend else {}
+        res = run_one(spec.method_id, prep, lpips_fn, spec.options, None, allow_files, model_dirs(), **kwargs)
+        if spec.options:
+            res.method_id, res.label = spec.spec, method_label(spec.spec, res.label)
+        if res.error:
+            res.error = public_text(res.error)
+        yield res
+
+
+def lpips_for(prep: Prepared) -> tuple[Any, str | None]:
+    """The shared LPIPS metric for a reference run (None and a note when it cannot be had, as srcore's compare)."""
+    if prep.hr is None:
+        return None, None
+    try:
+        metric = get_lpips_metric()
+        return metric, metric.variant
+    except Exception as exc:  # LPIPS is optional: report it, keep the other metrics
+        prep.notes.append(f"LPIPS not computed: {exc}")
+        return None, None
+
+
+def jpeg_note(quality: int | None) -> str:
+    """What a JPEG input means for the methods (point 6 of issue 17), or "" for other files."""
+    if quality is None:
+        return ""
+    ready = {c.id for c in method_choices(4) if c.ok}
+    real = [m for m in REAL_PHOTO_METHODS if m in ready]
+    made = (f"{' and '.join(f'`{m}`' for m in REAL_PHOTO_METHODS)} are made for compressed photos"
+            + ("" if real else " (not available on this server yet)"))
+    return (f"JPEG, quality ≈ {quality} (from its quantization tables): networks trained on clean images "
+            f"(`espcn`, `edsr`, `srgan`) sharpen its 8×8 block artefacts into a visible grid; {made}.")
+
+
 def _discard(session: CompareSession | None) -> None:
     """gr.State delete_callback: a session's files go when its state expires."""
     if isinstance(session, CompareSession):
         workspace.remove(session.workdir)
 
 
-def _status(session: CompareSession, total: int, done: bool) -> str:
-    """What ran, under which convention, and every note srcore made about the input."""
+def _status(session: CompareSession, total: int, done: bool, extra: list[str]) -> str:
+    """What ran, under which convention, and every note srcore made about the input (one count, no competing bar)."""
+    n = len(session.results)
     ok = sum(r.ok for r in session.results)
-    what = ("reference mode: scored against your image as ground truth" if session.mode == "reference"
-            else "upscale mode: no ground truth, so no PSNR/SSIM/LPIPS")
-    lines = [f"**{'Done' if done else 'Running'}: {len(session.results)}/{total} methods** ({ok} succeeded) · ×{session.scale} · {what}", ""]
     if session.mode == "reference":
-        lines.append(f"- PSNR/SSIM: {CONVENTION}; LPIPS: {session.variant or 'not computed'}")
-    lines += [f"- {public_text(n)}" for n in session.prepared.notes if not n.startswith("reference mode:")]
-    lines += ["", "Click the picture under *Crop location* to move the zoomed crops."]
+        what = f"×{session.scale} · ground truth: scored against your image"
+    else:
+        what = f"×{session.scale} · upscale as is: no ground truth, so NIQE and LR-PSNR only"
+    if done:
+        head = f"**Done: {n}/{total} methods** ({ok} succeeded) · {what}"
+    else:
+        nxt = session.results and n < total
+        head = f"**Running: {n}/{total} methods done**{' …' if nxt or n == 0 else ''} · {what}"
+    lines = [head, "", f"<progress value='{n}' max='{total}'></progress>" if not done else ""]
+    if session.mode == "reference":
+        lines.append(f"- PSNR/SSIM/GMSD: {CONVENTION}; LPIPS: {session.variant or 'not computed'}")
+    lines += [f"- {public_text(n)}" for n in session.prepared.notes if not n.startswith(("reference mode:", "upscale mode:"))]
+    lines += [f"- {e}" for e in extra if e]
     return "\n".join(lines)
+
+
+def _error_status(message: str) -> str:
+    return f"<div class='srlab-error'>⚠ {html.escape(message, quote=False)}</div>"
 
 
 class CompareTab:
     """Builds the tab's components and holds the handlers (bound to the server's config)."""
+
+    N_OUT = 13  # outputs of run(): see build()
 
     def __init__(self, cfg: AppConfig) -> None:
         self.cfg = cfg
 
     # ------------------------------------------------------------------------------ handlers
 
-    def on_scale(self, scale: int, selected: list[str] | None) -> tuple[Any, str]:
-        """Offer only what runs at ``scale``; list the rest with reasons."""
-        s = int(scale)
-        return gr.update(choices=checkbox_choices(s), value=keep_valid(selected, s)), unavailable_html(s)
+    def on_upload(self, value: Any, scale: Any, mode: Any, session: CompareSession | None) -> tuple[Any, ...]:
+        """Check a new upload with our own decoder; a bad one is cleared with one line that names it and says what to do.
+
+        Returns (upload state, image component, message, stale banner).
+        """
+        got = upload_source(value)
+        if got is None:
+            return None, gr.skip(), "", gr.skip()
+        stale = STALE_HTML if session is not None else ""
+        try:
+            img = load_input(value, self.cfg.max_pixels)
+            s, m = parse_scale(scale), normalize_mode(mode)
+            check_reference_size(img, s, m)
+            check_output_size(img, s, m, self.cfg.max_pixels)
+        except SRError as exc:
+            return None, None, _error_status(public_text(str(exc))), stale
+        h, w = img.rgb.shape[:2]
+        src = got[0]
+        q = jpeg_quality(src if isinstance(src, bytes) else src)
+        info = f"**{html.escape(img.name)}** · {w}×{h}" + (f"\n\n{jpeg_note(q)}" if q else "")
+        state = {"path": src if isinstance(src, str) else None, "name": img.name, "size": f"{w}x{h}", "jpeg_quality": q}
+        return state, gr.skip(), info, stale
+
+    def on_stale(self, session: CompareSession | None) -> str:
+        """Any setting that changes what a run computes marks the shown results as out of date."""
+        return STALE_HTML if session is not None else ""
 
     def on_methods(self, selected: list[str] | None) -> Any:
-        """Show each method option's slider only while that method is chosen."""
-        updates = [gr.update(visible=mid in (selected or [])) for mid, _ in method_options()]
-        return updates[0] if len(updates) == 1 else tuple(updates)  # one output: Gradio would take a list as its value
+        """The strength choice sits under the methods and shows only while a method with a strength is chosen."""
+        return gr.update(visible=any(m in strength_methods() for m in (selected or [])))
 
-    def on_option(self, options: dict[str, dict[str, float]], *values: float) -> dict[str, dict[str, float]]:
-        """Collect every option slider into the one dict ``iter_compare`` takes (method id -> options)."""
-        out: dict[str, dict[str, float]] = {}
-        for (mid, opt), v in zip(method_options(), values, strict=False):
-            out.setdefault(mid, {})[opt.name] = float(v)
-        return out
+    def on_mode(self, mode: str) -> Any:
+        """Degradation settings mean something only when the image is treated as ground truth."""
+        return gr.update(visible=normalize_mode(mode) == "reference")
 
-    def _ids(self, methods: list[str] | None, file_model: str | None) -> list[str]:
+    def on_degradation(self, kind: str) -> tuple[Any, Any]:
+        return gr.update(visible=kind == "jpeg"), gr.update(visible=kind == "realistic")
+
+    def specs(self, methods: list[str] | None, strengths: list[float] | None, file_model: str | None) -> list[str]:
+        """The chosen methods as run specs: ``id``, ``id@α`` per chosen strength, plus the operator-allowed file model."""
         ids = list(methods or [])
         if self.cfg.allow_file_models and file_model and file_model.strip():
             fm = file_model.strip()
             ids.append(fm if fm.startswith("file:") else f"file:{fm}")
-        return parse_methods(ids)
+        return expand_strengths(parse_methods(ids), [float(a) for a in strengths or []])
 
     def run(
         self,
-        image: str | None,
+        upload: dict[str, Any] | None,
         scale: int,
         methods: list[str] | None,
+        strengths: list[float] | None,
         mode: str,
+        degradation: str | None,
+        quality: float | None,
+        seed: float | None,
         file_model: str | None,
-        options: dict[str, dict[str, float]] | None,
         crop: int,
         zoom: int,
+        maps_open: bool,
         old: CompareSession | None,
-        progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple[Any, ...]]:
-        """Run the comparison, yielding the whole result view after every method."""
-        ids = self._ids(methods, file_model)
-        s, m = parse_scale(scale), normalize_mode(mode)
-        img = load_input(image, self.cfg.max_pixels)
-        check_output_size(img, s, m, self.cfg.max_pixels)
+        """Run the comparison, yielding the whole result view after every method; a bad setting is one status line."""
+        try:
+            specs = self.specs(methods, strengths, file_model)
+            s, m = parse_scale(scale), normalize_mode(mode)
+            if not upload or not upload.get("path"):
+                raise SRError("upload an image (or pick an example) first")
+            img = load_input(upload["path"], self.cfg.max_pixels, name=upload.get("name"))
+            check_reference_size(img, s, m)
+            check_output_size(img, s, m, self.cfg.max_pixels)
+            spec = degradation_spec(m, degradation, quality, seed)
+            prep = prepare(img, s, m, spec)
+        except SRError as exc:
+            yield self._fail(public_text(str(exc)))
+            return
         _discard(old)
-        progress(0.0, desc=f"Preparing ×{s} {'reference' if m == 'reference' else 'upscale'} run")
-        session: CompareSession | None = None
-        lpips_metric = None
+        lpips_fn, variant = lpips_for(prep)
+        ref = prep.hr if prep.hr is not None else nearest_enlarge(prep.lr, s)
+        session = CompareSession(prep, img.name, workspace.new_run_dir("compare"), variant=variant,
+                                 center=render.detail_center(ref, int(crop)), crop=int(crop), zoom=int(zoom),
+                                 input_size=upload.get("size") or "")
+        extra = [jpeg_note(upload.get("jpeg_quality"))] if m == "upscale" else []
         slider_pair: tuple[str, str] | None = None
-        stream = iter_compare(img, s, ids, m, options=options or {}, lpips=True, allow_files=self.cfg.allow_file_models,
-                              allowed_dirs=model_dirs())
-        for i, (prep, variant, res) in enumerate(stream):
-            if session is None:
-                w, h = prep.lr.shape[1] * s, prep.lr.shape[0] * s
-                session = CompareSession(prep, img.name, workspace.new_run_dir("compare"), variant=variant,
-                                         center=(w / 2, h / 2), crop=int(crop), zoom=int(zoom))
-            if res.error:
-                res.error = public_text(res.error)
+        yield self._view(session, len(specs), False, extra, slider_pair, first=True)
+        for res in run_specs(prep, specs, lpips_fn, self.cfg.allow_file_models):
             session.results.append(res)
-            if res.ok and prep.hr is not None:
-                progress((i + 0.8) / len(ids), desc=f"{res.method_id}: error maps")
-                session.error_maps[res.method_id] = render.colorize(error_map_y(res.output, prep.hr), render.ERROR_VMAX)
-                if variant:
-                    try:
-                        lpips_metric = lpips_metric or get_lpips_metric()
-                        session.lpips_maps[res.method_id] = lpips_metric.spatial_map(res.output, prep.hr)
-                    except ValueError:
-                        pass  # too small for the LPIPS network; the |ΔY| map still stands
-            done = i + 1 == len(ids)
-            progress((i + 1) / len(ids), desc=f"{i + 1}/{len(ids)} methods finished ({res.method_id})")
-            keys = list(session.images())
+            done = len(session.results) == len(specs)
             pair = self._slider_pair(session)
-            slider_value: Any = gr.skip()
+            view = list(self._view(session, len(specs), done, extra, slider_pair))
             if pair != slider_pair:
                 slider_pair = pair
-                slider_value = self._slider_images(session, *pair)
-            yield (
-                session,
-                _status(session, len(ids), done),
-                render.metrics_table(session.comparison().table(), m),
-                session.locator(),
-                session.crops(),
-                gr.update(choices=keys, value=pair[0]),
-                gr.update(choices=keys, value=pair[1]),
-                slider_value,
-                session.error_gallery(),
-                session.write_downloads() if done else gr.skip(),
-            )
+                view[8] = self._slider_images(session, *pair)
+            if done:
+                if maps_open and session.has_maps():
+                    view[10] = self.maps_view(session)
+                view[11] = session.write_downloads()
+            yield tuple(view)
+
+    def _fail(self, message: str) -> tuple[Any, ...]:
+        """Only the status changes: previous results (or empty panels) stay as they were."""
+        out: list[Any] = [gr.skip()] * self.N_OUT
+        out[1] = _error_status(message)
+        return tuple(out)
+
+    def _view(self, s: CompareSession, total: int, done: bool, extra: list[str], pair: tuple[str, str] | None,
+              first: bool = False) -> tuple[Any, ...]:
+        """Every output of a run step (order as ``build`` wires them); unchanged heavy parts are skipped."""
+        keys = list(s.images())
+        a, b = pair or self._slider_pair(s)
+        maps_label = ("Error maps: |ΔY| and LPIPS per method; artefact maps for GAN methods (open to compute)"
+                      if s.mode == "reference" else "Artefact maps for GAN methods (open to compute)")
+        return (
+            s,
+            _status(s, total, done, extra),
+            "",  # a new run is never stale
+            render.metrics_html(s.comparison().table(), s.mode),
+            s.locator() if first else gr.skip(),
+            s.crops_html(),
+            gr.update(choices=keys, value=a),
+            gr.update(choices=keys, value=b),
+            None if first else gr.skip(),  # slider: cleared at the start, set when its pair changes
+            gr.update(visible=s.has_maps(), label=maps_label) if (first or done or len(s.results) <= 2) else gr.skip(),
+            "" if first else gr.skip(),  # maps: recomputed for the new results when shown
+            [] if first else gr.skip(),  # downloads: written once everything is done
+            gr.skip(),
+        )
 
     def _slider_pair(self, s: CompareSession) -> tuple[str, str]:
         """Default slider sides: the LR input against the first learned method (or whatever finished)."""
         ok = [r for r in s.results if r.ok]
         if not ok:
             return s.lr_key, s.lr_key
-        learned = [r for r in ok if r.method_id.startswith("file:") or get_method(r.method_id).family != "interpolation"]
+        learned = [r for r in ok if r.method_id.startswith("file:") or get_method(r.method_id.partition("@")[0]).family != "interpolation"]
         return s.lr_key, s.result_key((learned or ok)[0])
 
     @staticmethod
@@ -337,7 +457,7 @@ class CompareTab:
         return self._slider_images(session, a, b)
 
     def _recrop(self, session: CompareSession) -> tuple[Any, ...]:
-        return session, session.locator(), session.crops(), session.write_downloads()
+        return session, session.locator(), session.crops_html(), session.write_downloads()
 
     def on_locator_click(self, session: CompareSession | None, evt: gr.SelectData) -> tuple[Any, ...]:
         """A click on the locator (displayed pixels) moves the crop centre (output pixels)."""
@@ -353,71 +473,150 @@ class CompareTab:
         session.crop, session.zoom = int(crop), int(zoom)
         return self._recrop(session)
 
+    # ------------------------------------------------------------------------------ error / artefact maps
+
+    def maps_view(self, session: CompareSession) -> str:
+        """|ΔY| and LPIPS maps against the ground truth (reference mode) and artefact maps for GAN methods (both modes).
+
+        Computed only when the panel is opened (they cost an LPIPS pass per method), then kept.
+        """
+        if session.maps_html is not None:
+            return session.maps_html
+        prep = session.prepared
+        rows: dict[str, list[tuple[np.ndarray, str, str]]] = {}
+        lpips_maps: dict[str, np.ndarray] = {}
+        metric = None
+        for r in session.results:
+            if not r.ok:
+                continue
+            items = rows.setdefault(r.method_id, [])
+            if prep.hr is not None:
+                items.append((render.colorize(error_map_y(r.output, prep.hr), render.ERROR_VMAX),
+                              f"|ΔY| vs ground truth · {r.label}", f"absolute luma error, 0–{render.ERROR_VMAX:.0f} levels"))
+                if session.variant:
+                    try:
+                        metric = metric or get_lpips_metric()
+                        lpips_maps[r.method_id] = metric.spatial_map(r.output, prep.hr)
+                    except ValueError:
+                        pass  # too small for the LPIPS network; the |ΔY| map still stands
+        vmax = render.shared_vmax(lpips_maps.values())
+        for mid, lm in lpips_maps.items():
+            label = next(r.label for r in session.results if r.method_id == mid)
+            rows[mid].append((render.colorize(lm, vmax), f"{session.variant} map · {label}", f"spatial LPIPS, 0–{vmax:.2f}"))
+        arts: dict[str, tuple[np.ndarray, str]] = {}
+        for r in session.gan_results():
+            base = psnr_counterpart(r.method_id.partition("@")[0])
+            psnr_out = self._counterpart_output(session, base)  # type: ignore[arg-type]
+            if psnr_out is not None:
+                arts[r.method_id] = (artefact_map(r.output, psnr_out), base)  # type: ignore[arg-type]
+        if arts:
+            ceiling = max(float(np.percentile(a, 99)) for a, _ in arts.values()) or 1.0
+            for mid, (amap, base) in arts.items():
+                label = next(r.label for r in session.results if r.method_id == mid)
+                rows.setdefault(mid, []).append((render.colorize(normalise_map(amap, ceiling), 1.0),
+                                                 f"Artefact map vs {base} · {label}", ARTEFACT_CAPTION.format(gan=mid, psnr=base)))
+        labels = {r.method_id: r.label for r in session.results}
+        legend = ("Dark = close to the ground truth, bright = where the method fails. |ΔY| maps share one fixed scale; "
+                  "LPIPS maps one scale per run.") if prep.hr is not None else ""
+        if arts:
+            legend += (" Artefact maps: bright = texture the GAN invented or changed abruptly compared with its PSNR-trained "
+                       "counterpart (likely grain or artefacts); dark = agrees with it. No ground truth needed.")
+        session.maps_html = render.maps_html([(labels[mid], items) for mid, items in rows.items() if items], legend.strip())
+        return session.maps_html
+
+    def _counterpart_output(self, session: CompareSession, base: str) -> np.ndarray | None:
+        """The PSNR counterpart's output: from this run when it is in it (``edsr``, ``srgan@0``), else run once now."""
+        for r in session.results:
+            if r.ok and (r.method_id == base or r.method_id.endswith("@0") and psnr_counterpart(r.method_id[:-2]) == base):
+                return r.output
+        if base not in session.extra_outputs:
+            res = run_one(base, session.prepared, None, None, None, False, model_dirs())
+            if not res.ok:
+                return None
+            session.extra_outputs[base] = res.output  # type: ignore[assignment]
+        return session.extra_outputs[base]
+
+    def on_maps_open(self, session: CompareSession | None) -> tuple[bool, Any]:
+        return True, (self.maps_view(session) if session is not None and session.has_maps() else gr.skip())
+
     # ------------------------------------------------------------------------------ layout
 
     def build(self, examples_dir: Path | None) -> None:
         """Create the components inside the current ``gr.Blocks`` context and wire the events."""
         default_scale = 4
-        options = method_options()
+        chosen = default_methods(default_scale)
         with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=320):
-                image = gr.Image(label="Input image (drop, paste or click to upload)", type="filepath", image_mode=None,
-                                 sources=["upload", "clipboard"], format="png", elem_id="input-image", height=320)
+            with gr.Column(scale=5, min_width=380, elem_id="compare-controls"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(min_width=200):
+                        image = gr.Image(label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"], format="png",
+                                         elem_id="input-image", height=220)
+                        # Right under the picture: on the first screen whatever the number of methods listed below.
+                        run = gr.Button("Compare", variant="primary", elem_id="run")
+                    with gr.Column(min_width=180):
+                        scale = gr.Radio(list(SCALES), value=default_scale, label="Scale", elem_id="scale")
+                        mode = gr.Radio(MODE_CHOICES, value="reference", label="Mode", elem_id="mode")
+                        with gr.Row(elem_id="degradation-row") as degradation_row:
+                            degradation = gr.Dropdown(DEGRADATION_CHOICES, value="bicubic", label="LR made with", elem_id="degradation",
+                                                      info="bicubic: the benchmark convention; jpeg/realistic: web photos",
+                                                      min_width=120)
+                            quality = gr.Slider(10, 95, value=50, step=5, label="JPEG quality", visible=False, elem_id="jpeg-quality",
+                                                min_width=100)
+                            seed = gr.Number(0, precision=0, label="Seed", visible=False, elem_id="seed", min_width=70)
+                upload_msg = gr.Markdown(elem_id="upload-msg")
+                status = gr.Markdown(elem_id="status")
                 if examples_dir is not None:
-                    gr.Examples([[str(p)] for p in sorted(examples_dir.glob("*.png"))], inputs=[image], label="Examples (scikit-image)")
-                scale = gr.Radio(list(SCALES), value=default_scale, label="Scale", elem_id="scale")
-                mode = gr.Radio(MODE_CHOICES, value="reference", label="Mode", elem_id="mode",
-                                info="Ground truth: downscale (MATLAB bicubic), restore, score. As is: upscale, no metrics.")
-                methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=default_methods(default_scale), label="Methods",
-                                           elem_id="methods")
-                unavailable = gr.HTML(unavailable_html(default_scale), elem_id="unavailable")
-                option_state = gr.State({mid: {o.name: o.default} for mid, o in options})
-                sliders = [
-                    gr.Slider(o.minimum, o.maximum, value=o.default, step=0.05, label=f"{get_method(mid).label}: {o.name}",
-                              info=o.help, visible=mid in default_methods(default_scale), elem_id=f"opt-{mid}-{o.name}")
-                    for mid, o in options
-                ]
+                    gr.Examples([[str(p)] for p in sorted(examples_dir.iterdir()) if p.suffix in {".png", ".jpg"}], inputs=[image],
+                                label="Examples (scikit-image; chelsea_q60 is a JPEG)", examples_per_page=8)
+                methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=chosen, label="Methods", elem_id="methods")
+                strengths = gr.CheckboxGroup([(f"{a:g}", a) for a in STRENGTHS], value=[1.0], elem_id="strengths",
+                                             label="GAN strength α: one result per α (0 = PSNR network, 1 = full GAN)",
+                                             visible=any(m in strength_methods() for m in chosen))
                 file_model = gr.Textbox(label="Extra model: file:<path on this server> (spandrel)", visible=self.cfg.allow_file_models,
                                         placeholder="file:/models/4x-UltraSharp.pth")
-                run = gr.Button("Compare", variant="primary", elem_id="run")
-                status = gr.Markdown(elem_id="status")
-            with gr.Column(scale=2, min_width=480):
-                gr.Markdown("### Synchronized zoomed crops")
+                unavailable = gr.HTML(unavailable_html(default_scale), elem_id="unavailable")
+                locator = gr.Image(label="Crop location: click to move the crops", interactive=False, format="png", elem_id="locator",
+                                   buttons=["fullscreen"], height=420)
+            with gr.Column(scale=8, min_width=480, elem_id="compare-results"):
+                stale = gr.HTML(elem_id="stale")
                 with gr.Row():
-                    crop = gr.Radio(CROP_SIZES, value=64, label="Crop side (output px)")
-                    zoom = gr.Radio(ZOOMS, value=4, label="Zoom × (nearest neighbour)")
-                gallery = gr.Gallery(label="Same region, every method", columns=4, format="png", object_fit="contain",
-                                     elem_id="crops", height="auto", buttons=["download", "fullscreen"])
-                locator = gr.Image(label="Crop location: click to move", interactive=False, format="png", elem_id="locator",
-                                   height=360, buttons=["fullscreen"])
-                gr.Markdown("### Metrics")
-                table = gr.Dataframe(render.empty_table(), interactive=False, elem_id="metrics", wrap=True,
-                                     label="Best value per column highlighted; click a header to sort")
+                    crop = gr.Radio(CROP_SIZES, value=64, label="Crop side (output px)", elem_id="crop-size")
+                    zoom = gr.Radio(ZOOMS, value=4, label="Zoom × (nearest neighbour, shown at true size)", elem_id="zoom")
+                crops = gr.HTML(elem_id="crops", label="Same region, every method")
+                table = gr.HTML(elem_id="metrics")
                 gr.Markdown("### Before / after")
                 with gr.Row():
                     side_a = gr.Dropdown(label="Left", choices=[], elem_id="slider-a")
                     side_b = gr.Dropdown(label="Right", choices=[], elem_id="slider-b")
                 slider = gr.ImageSlider(label="Drag to compare", format="png", type="numpy", elem_id="slider", max_height=600)
-                gr.Markdown("### Error maps (reference mode)\n|ΔY| on one fixed scale for all methods; LPIPS maps on a scale shared by "
-                            "the methods of this run. Dark = close to the ground truth, bright = where the method fails.")
-                errors = gr.Gallery(label="Where methods fail", columns=4, format="png", elem_id="error-maps", height="auto")
+                with gr.Accordion("Error maps", open=False, visible=False, elem_id="maps-panel") as maps_panel:
+                    maps = gr.HTML(elem_id="error-maps")
                 files = gr.File(label="Downloads: zip (outputs, HR/LR, crop sheet, metrics) and each output as PNG",
                                 file_count="multiple", interactive=False, elem_id="downloads")
         session = gr.State(None, time_to_live=3600, delete_callback=_discard)
+        upload = gr.State(None, time_to_live=3600)
+        maps_open = gr.State(False)
 
         private: dict[str, Any] = {"api_visibility": "private"}
-        scale.change(user_errors(self.on_scale), [scale, methods], [methods, unavailable], **private)
-        if sliders:
-            methods.change(user_errors(self.on_methods), [methods], sliders, **private)
-            for sl in sliders:
-                sl.change(user_errors(self.on_option), [option_state, *sliders], [option_state], **private)
-        outputs = [session, status, table, locator, gallery, side_a, side_b, slider, errors, files]
-        run.click(user_errors(self.run), [image, scale, methods, mode, file_model, option_state, crop, zoom, session], outputs,
-                  api_name="compare_ui", api_visibility="undocumented", concurrency_limit=self.cfg.concurrency,
-                  concurrency_id="heavy", show_progress="minimal")
-        recrop_out = [session, locator, gallery, files]
+        # Undocumented, not private: scripted UI runs (benchmarks/latency.py) upload through the same check.
+        image.change(self.on_upload, [image, scale, mode, session], [upload, image, upload_msg, stale], preprocess=False,
+                     show_progress="hidden", api_name="check_upload", api_visibility="undocumented")
+        scale.change(user_errors(on_scale), [scale, methods], [methods, unavailable], **private)
+        methods.change(self.on_methods, [methods], [strengths], **private)
+        mode.change(self.on_mode, [mode], [degradation_row], **private)
+        degradation.change(self.on_degradation, [degradation], [quality, seed], **private)
+        for control in (scale, mode, methods, strengths, degradation, quality, seed, file_model):
+            control.change(self.on_stale, [session], [stale], show_progress="hidden", **private)
+        outputs = [session, status, stale, table, locator, crops, side_a, side_b, slider, maps_panel, maps, files, upload_msg]
+        assert len(outputs) == self.N_OUT
+        run.click(self.run, [upload, scale, methods, strengths, mode, degradation, quality, seed, file_model, crop, zoom, maps_open,
+                             session], outputs, api_name="compare_ui", api_visibility="undocumented",
+                  concurrency_limit=self.cfg.concurrency, concurrency_id="heavy", show_progress="minimal", show_progress_on=[status])
+        recrop_out = [session, locator, crops, files]
         locator.select(user_errors(self.on_locator_click), [session], recrop_out, **private)
         crop.change(user_errors(self.on_zoom), [session, crop, zoom], recrop_out, **private)
         zoom.change(user_errors(self.on_zoom), [session, crop, zoom], recrop_out, **private)
         for dd in (side_a, side_b):
             dd.input(user_errors(self.on_slider), [session, side_a, side_b], [slider], **private)
+        maps_panel.expand(user_errors(self.on_maps_open), [session], [maps_open, maps], **private)
+        maps_panel.collapse(lambda: False, None, [maps_open], **private)

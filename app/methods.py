@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
 
 from app.messages import public_text
 from srcore.methods.base import Option
-from srcore.registry import all_methods
+from srcore.registry import all_methods, get_method
 
 SCALES = (2, 3, 4)
+#: What a first run compares: the baseline, our best PSNR network, our GAN, and the real-photo pair once shipped.
+#: Few on purpose: each method adds seconds, and 3-5 columns are what a person can compare at a glance.
+DEFAULT_METHODS = ("bicubic", "edsr", "srgan", "real-edsr", "real-gan")
+#: Methods made for compressed, noisy photos (trained on the realistic degradation, issue 11).
+REAL_PHOTO_METHODS = ("real-edsr", "real-gan")
+#: Strengths offered per method with a strength option (several can run in one comparison as ``id@α``).
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -26,7 +36,15 @@ class MethodChoice:
 
     @property
     def checkbox_label(self) -> str:
-        return f"{self.label} ({self.id})"
+        """The label alone: ids (``edsr``) are under each crop and in the table; short labels keep the list compact."""
+        return self.label
+
+
+def method_label(spec: str, label: str) -> str:
+    """What a result is called on the page: the method's label, with α for ``id@α`` specs (``SRGAN (ours) α=0.5``)."""
+    if "@" in spec and not spec.startswith("file:"):
+        return f"{label} α={spec.partition('@')[2]}"
+    return label
 
 
 def method_choices(scale: int) -> list[MethodChoice]:
@@ -44,14 +62,40 @@ def checkbox_choices(scale: int) -> list[tuple[str, str]]:
 
 
 def default_methods(scale: int) -> list[str]:
-    """Bicubic as the baseline plus every available learned method: the comparison people came for."""
-    from srcore.registry import get_method
+    """The preselection: :data:`DEFAULT_METHODS` that run at ``scale`` (bicubic alone where none of ours does)."""
+    ok = {c.id for c in method_choices(scale) if c.ok}
+    return [m for m in DEFAULT_METHODS if m in ok]
 
-    ids = []
-    for c in method_choices(scale):
-        if c.ok and (c.id == "bicubic" or get_method(c.id).family != "interpolation"):
-            ids.append(c.id)
-    return ids
+
+def on_scale(scale: int, selected: list[str] | None) -> tuple[Any, str]:
+    """Scale changed (Compare and Benchmark tabs): offer only what runs at it, keep what still can, list the rest with reasons."""
+    s = int(scale)
+    return gr.update(choices=checkbox_choices(s), value=keep_valid(selected, s)), unavailable_html(s)
+
+
+def strength_methods() -> list[str]:
+    """Ids of the methods with a strength option (``srgan``, ``real-gan``): the ones ``id@α`` applies to."""
+    return [m.id for m in all_methods() if m.options]
+
+
+def expand_strengths(ids: list[str], strengths: list[float] | None) -> list[str]:
+    """Each chosen method with a strength becomes one ``id@α`` per chosen α (default: its default α)."""
+    out: list[str] = []
+    for mid in ids:
+        m = None if mid.startswith("file:") or "@" in mid else _maybe_method(mid)
+        if m is not None and m.options:
+            alphas = sorted(set(strengths or [])) or [m.options[0].default]
+            out += [f"{mid}@{a:g}" for a in alphas]
+        else:
+            out.append(mid)
+    return out
+
+
+def _maybe_method(mid: str) -> Any:
+    try:
+        return get_method(mid)
+    except Exception:  # unknown ids keep their spelling; srcore's row error explains
+        return None
 
 
 def unavailable_html(scale: int) -> str:
@@ -74,5 +118,5 @@ def keep_valid(selected: list[str] | None, scale: int) -> list[str]:
 
 
 def method_options() -> list[tuple[str, Option]]:
-    """(method id, option) for every user-facing knob, e.g. ``("srgan", strength)``; one slider each."""
+    """(method id, option) for every user-facing knob, e.g. ``("srgan", strength)``."""
     return [(m.id, o) for m in all_methods() for o in m.options]

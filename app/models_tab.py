@@ -1,85 +1,133 @@
 """Models tab: a card per method - what it is, what it was trained on, how well it does, and whether it runs here.
 
-Training facts and measured Set5/Set14 numbers come from the model cards shipped with our
-weights (``method.info()["cards"]``); the tab renders whatever keys a card has, so new card
-fields appear without UI changes. "Refresh" re-reads availability (after a download, say).
+The summary at the top puts quality and speed side by side (x4 Set5/Set14 PSNR-Y and LPIPS, seconds
+per image): the committed benchmark results in ``docs/bench_*_x4.json`` (the README's tables), and
+for weights trained here the numbers measured into their model cards. Cards render whatever keys a
+card has, so new card fields appear without UI changes. "Refresh" re-reads availability.
 """
 
 from __future__ import annotations
 
 import html
+import json
+from functools import lru_cache
+from typing import Any
 
 import gradio as gr
 
 from app import render
 from app.messages import public_text, user_errors
 from srcore.methods.base import Upscaler
+from srcore.paths import REPO_ROOT
 from srcore.registry import all_methods
 
 FAMILY = {"interpolation": "classical interpolation", "opencv-dnn": "CNN run by OpenCV's dnn module", "torch": "PyTorch network"}
+DATASETS = ("Set5", "Set14")
+
+
+@lru_cache(maxsize=1)
+def _published() -> dict[str, dict[str, dict[str, Any]]]:
+    """{dataset: {method id: {psnr_y, lpips, seconds_per_image, ...}}} from the committed x4 benchmark JSON."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for ds in DATASETS:
+        try:
+            data = json.loads((REPO_ROOT / "docs" / f"bench_{ds}_x4.json").read_text())
+            out[ds] = {mid: {**r, "lpips_variant": data.get("lpips_variant")} for mid, r in data.get("results", {}).items()}
+        except (OSError, ValueError):
+            out[ds] = {}
+    return out
+
+
+def measured(m: Upscaler) -> dict[str, dict[str, Any]]:
+    """x4 numbers per dataset for ``m``: its model card's (weights trained here) or the committed benchmark's."""
+    cards = (m.info().get("cards") or {})
+    card = cards.get(4) or cards.get("4") or {}
+    got = {ds: dict(v) for ds, v in (card.get("metrics") or {}).items() if ds in DATASETS and isinstance(v, dict)}
+    for ds in DATASETS:
+        if ds not in got and m.id in _published().get(ds, {}):
+            got[ds] = _published()[ds][m.id]
+    return got
 
 
 def _how_to_get(m: Upscaler, ok: bool) -> str:
+    """Said to the person on the page; the operator's command only where it is what helps (published weights)."""
     from srcore.weights import ZOO
 
     if ok:
         return "Ready on this server."
     if m.id in ZOO:
-        return f"Download its published weights: `python -m srcore download {m.id}` (SHA-256 checked), then restart or press Refresh."
+        return (f"Its published weights are not on this server. If you run the server, "
+                f"<code>python -m srcore download {html.escape(m.id)}</code> fetches them (SHA-256 checked); then press Refresh.")
     if m.family == "interpolation":
         return "Built in."
-    return "Our own weights: trained with `train/` and shipped in `assets/` with a model card; see the reason above."
+    return "Our own weights for it have not been shipped yet; it appears here once they are."
 
 
 def method_card(m: Upscaler) -> str:
-    """Markdown for one method."""
+    """HTML for one method: what it is, whether it runs here, options, measured numbers, and the model card in a fold."""
     avail = m.availability()
     ready = m.available_scales() if avail else ()
     info = m.info()
     status = (f"<span class='srlab-ok'>available</span> at {', '.join(f'×{s}' for s in ready)}" if avail
-              else f"<span class='srlab-no'>not available</span>: {public_text(avail.reason)}")
-    lines = [
-        f"### {html.escape(m.label)} — `{m.id}`",
-        f"*{FAMILY.get(m.family, m.family)}* · scales {m.scales_text}",
-        "",
-        info.get("description") or m.description or "",
-        "",
-        f"**Availability:** {status}",
-        "",
-        f"**How to get it:** {_how_to_get(m, bool(avail))}",
+              else "<span class='srlab-no'>not available</span>")
+    parts = [
+        f"<h3>{html.escape(m.label)} — <code>{html.escape(m.id)}</code></h3>",
+        f"<p><i>{html.escape(FAMILY.get(m.family, m.family))}</i> · scales {html.escape(m.scales_text)} · {status}</p>",
+        f"<p>{html.escape(info.get('description') or m.description or '')}</p>",
     ]
+    if not avail:
+        parts.append(f"<p><b>Why not:</b> {html.escape(public_text(avail.reason))}<br><b>How to get it:</b> {_how_to_get(m, False)}</p>")
     if m.options:
-        lines += ["", "**Options:** " + "; ".join(f"`{o.name}` {o.minimum:g}–{o.maximum:g} (default {o.default:g}): {o.help}" for o in m.options)]
+        parts.append("<p><b>Options:</b> " + "; ".join(
+            f"<code>{html.escape(o.name)}</code> {o.minimum:g}–{o.maximum:g} (default {o.default:g}): {html.escape(o.help)}"
+            for o in m.options) + "</p>")
     cards = info.get("cards") or {}
-    if cards:
-        for scale, card in sorted(cards.items(), key=lambda kv: int(kv[0])):
-            lines += ["", f"<details><summary>Model card ×{scale}: parameters, training data, iterations, Set5/Set14 numbers</summary>",
-                      "", render.card_markdown(card), "", "</details>"]
-    elif m.family != "interpolation":
+    for scale, card in sorted(cards.items(), key=lambda kv: int(kv[0])):
+        parts.append(f"<details><summary>Model card ×{scale}: training data, iterations, wall time, measured numbers</summary>"
+                     f"{render.card_markdown(card)}</details>")
+    if not cards and m.family != "interpolation":
         from srcore.weights import ZOO
 
-        lines += ["", "*Published weights, not trained here: see the authors' paper for training details.*" if m.id in ZOO
-                  else "*No model card yet: these weights have not been shipped.*"]
-    return "\n".join(lines)
+        parts.append("<p><i>Published weights, not trained here: see the authors' paper for training details.</i></p>" if m.id in ZOO
+                     else "<p><i>No model card yet: these weights have not been shipped.</i></p>")
+    return f"<div class='srlab-card'>{''.join(parts)}</div>"
+
+
+def _num(v: Any, fmt: str) -> str:
+    return fmt.format(v) if isinstance(v, (int, float)) else "—"
 
 
 def summary_table() -> str:
-    """One line per method, to see at a glance what runs here before reading the cards."""
+    """One row per method: what runs here, and x4 quality (PSNR-Y ↑, LPIPS ↓) and speed on Set5/Set14."""
+    variants = {v.get("lpips_variant") for m in all_methods() for v in measured(m).values() if v.get("lpips_variant")}
+    lp = " / ".join(sorted(variants)) or "LPIPS"
+    head = ("<tr><th>method</th><th>id</th><th>kind</th><th>ready here</th>"
+            + "".join(f"<th>{ds} PSNR-Y (dB) ↑</th><th>{ds} {html.escape(lp)} ↓</th>" for ds in DATASETS)
+            + "<th>s / image ↓ (Set14, CPU)</th></tr>")
     rows = []
     for m in all_methods():
         avail = m.availability()
         ready = ", ".join(f"×{s}" for s in m.available_scales()) if avail else "—"
-        rows.append(f"| `{m.id}` | {m.label} | {FAMILY.get(m.family, m.family)} | {m.scales_text} | {ready} |")
-    return "| id | method | kind | scales | ready here |\n|---|---|---|---|---|\n" + "\n".join(rows)
+        got = measured(m)
+        cells = "".join(f"<td class='num'>{_num(got.get(ds, {}).get('psnr_y'), '{:.2f}')}</td>"
+                        f"<td class='num'>{_num(got.get(ds, {}).get('lpips'), '{:.3f}')}</td>" for ds in DATASETS)
+        sec = got.get("Set14", {})
+        secs = sec.get("seconds_per_image", sec.get("seconds_per_image_cpu"))
+        rows.append(f"<tr><td>{html.escape(m.label)}</td><td><code>{html.escape(m.id)}</code></td>"
+                    f"<td>{html.escape(FAMILY.get(m.family, m.family))}</td><td>{ready}</td>{cells}"
+                    f"<td class='num'>{_num(secs, '{:.3f}')}</td></tr>")
+    return (f"<div class='srlab-table-wrap'><table class='srlab-table'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
+            "<div class='srlab-note'>×4, LR = the MATLAB-made Set5/Set14 files; PSNR-Y on BT.601 Y with 4 px shaved "
+            "(<code>python -m srcore bench</code>); timings on a shared 2-core CPU. — = not measured.</div>")
 
 
 def all_cards() -> str:
-    return summary_table() + "\n\n---\n\n" + "\n\n---\n\n".join(method_card(m) for m in all_methods())
+    return summary_table() + "<hr>" + "<hr>".join(method_card(m) for m in all_methods())
 
 
 def build() -> None:
-    gr.Markdown("Every method SR Lab knows. Metrics on the cards are measured with the benchmark convention "
-                "(BT.601 Y, `scale` px shaved) by `python -m srcore bench`.")
+    gr.Markdown("Every method SR Lab knows: what it is, whether it runs on this server, and how well it does. "
+                "Numbers are measured with the benchmark convention (BT.601 Y, `scale` px shaved).")
     refresh = gr.Button("Refresh availability", size="sm")
-    cards = gr.Markdown(all_cards(), elem_id="model-cards")
+    cards = gr.HTML(all_cards(), elem_id="model-cards")
     refresh.click(user_errors(all_cards), None, [cards], api_visibility="private")

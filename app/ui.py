@@ -11,7 +11,7 @@ from app import bench_tab, models_tab, workspace
 from app.api import CompareAPI
 from app.compare_tab import CompareTab
 from app.config import AppConfig
-from srcore.errors import SRError
+from srcore.paths import use_models_dir
 
 EXAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
 #: System fonts only: the default theme pulls Google Fonts, which offline/air-gapped servers cannot reach.
@@ -20,19 +20,45 @@ CSS = """
 .srlab-unavailable { color: var(--body-text-color-subdued); font-size: 0.9em; }
 .srlab-unavailable .srlab-off { opacity: 0.6; }
 .srlab-unavailable li { margin-bottom: 0.4em; }
-#crops img, #locator img { image-rendering: pixelated; }
 .srlab-ok { color: #15803d; font-weight: 700; }
 .srlab-no { color: #b91c1c; font-weight: 700; }
+/* crops and maps: pictures at their true size, whole captions, rows that wrap; a row wider than the page scrolls */
+.srlab-grid { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; overflow-x: auto; padding-bottom: 4px; }
+.srlab-fig { margin: 0; flex: 0 0 auto; }
+.srlab-fig img { display: block; max-width: none; image-rendering: pixelated; border: 1px solid var(--border-color-primary); }
+.srlab-fig figcaption { font-size: 0.85em; line-height: 1.25; margin-top: 3px; overflow-wrap: anywhere; white-space: normal; }
+.srlab-fig figcaption small { color: var(--body-text-color-subdued); }
+#locator img { image-rendering: auto; cursor: crosshair; }
+.srlab-maprow { margin-bottom: 10px; }
+.srlab-maplabel { font-weight: 600; margin-bottom: 4px; }
+/* tables: headers wrap, nothing clipped; a table wider than its box scrolls inside it */
+.srlab-table-wrap { overflow-x: auto; max-width: 100%; }
+.srlab-table { border-collapse: collapse; font-size: 0.9em; width: auto; }
+.srlab-table th, .srlab-table td { border: 1px solid var(--border-color-primary); padding: 4px 8px; text-align: left; }
+.srlab-table th { white-space: normal; vertical-align: bottom; background: var(--background-fill-secondary); }
+.srlab-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.srlab-table td.best { background-color: #bbf7d0; color: #14532d; font-weight: 700; }
+.srlab-note { font-size: 0.85em; color: var(--body-text-color-subdued); margin-top: 4px; }
+.srlab-error { color: #b91c1c; font-weight: 600; border-left: 3px solid #b91c1c; padding: 4px 8px; background: #fef2f2; }
+.srlab-stale { color: #92400e; background: #fffbeb; border-left: 3px solid #d97706; padding: 6px 10px; }
+#status progress { width: 100%; }
+/* a compact method list, so Compare stays on the first screen with every method listed */
+#methods .wrap, #strengths .wrap { gap: 4px 6px; }
+#methods label, #strengths label { padding: 2px 8px; font-size: 0.88em; }
+#input-image .image-container img { object-fit: contain; }
+.srlab-kv th { text-align: left; white-space: nowrap; padding-right: 1.5em; vertical-align: top; font-weight: 600; min-width: 10em; }
+.srlab-kv td { overflow-wrap: anywhere; }
+.srlab-cmd { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.85em; }
+.srlab-card h4 { margin: 0.8em 0 0.3em; }
 """
-INTRO = """# SR Lab
-Compare super-resolution methods on your own image: synchronized zoomed crops, a before/after slider, metrics
-and error maps. **Treat as ground truth** downscales your image, restores it with every method and scores the
-result; **Upscale as is** just upscales (no reference, so no PSNR/SSIM/LPIPS)."""
+INTRO = """## SR Lab · compare super-resolution methods on your own image
+**Treat as ground truth** downscales your image, restores it and scores each method; **Upscale as is** upscales it (no-reference metrics only)."""
 
 
 def write_examples() -> Path | None:
     """The example inputs, rendered from images that ship with scikit-image (nothing committed or downloaded)."""
     try:
+        import cv2
         import skimage.data
 
         from srcore.imageio import save_image
@@ -43,21 +69,20 @@ def write_examples() -> Path | None:
             target = d / f"{name}.png"
             if not target.exists():
                 save_image(target, getattr(skimage.data, name)())
+        jpeg = d / "chelsea_q60.jpg"  # a web-style JPEG: what the real-photo methods are for
+        if not jpeg.exists():
+            cat = skimage.data.chelsea()
+            small = cv2.resize(cat, (cat.shape[1] // 2, cat.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(jpeg), cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 60])
         return d
     except Exception:  # examples are a convenience; the app works without them
         return None
 
 
 def configure_core(cfg: AppConfig) -> None:
-    """Point srcore at the operator's model folder (process-wide, like the CLI's --models-dir)."""
+    """Point srcore at the operator's model folder (process-wide; the CLI's --models-dir set-up)."""
     if cfg.models_dir is not None:
-        from srcore.paths import set_models_dir
-        from srcore.registry import reset
-
-        if not Path(cfg.models_dir).is_dir():
-            raise SRError(f"--models-dir {cfg.models_dir}: no such folder")
-        set_models_dir(cfg.models_dir)
-        reset()
+        use_models_dir(cfg.models_dir)
 
 
 def build_app(cfg: AppConfig | None = None) -> gr.Blocks:
@@ -65,7 +90,7 @@ def build_app(cfg: AppConfig | None = None) -> gr.Blocks:
     cfg = cfg or AppConfig.from_env()
     configure_core(cfg)
     # Served files older than an hour are removed every 30 minutes (Gradio's cache of outputs/uploads).
-    with gr.Blocks(title="SR Lab", delete_cache=(1800, 3600), analytics_enabled=False) as demo:
+    with gr.Blocks(title="SR Lab", delete_cache=(1800, 3600), analytics_enabled=False, fill_width=True) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Compare", id="compare"):

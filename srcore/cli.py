@@ -346,13 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.models_dir:
-            from srcore.paths import set_models_dir
-            from srcore.registry import reset
+            from srcore.paths import use_models_dir
 
-            if not Path(args.models_dir).is_dir():
-                raise SRError(f"--models-dir {args.models_dir}: no such folder")
-            set_models_dir(args.models_dir)
-            reset()
+            use_models_dir(args.models_dir)
         if hasattr(args, "scale") and args.scale is not None and not 1 <= args.scale <= 16:
             raise SRError(f"--scale {args.scale} is not a sensible integer scale (use 2-8)")
         from srcore.backends import use_backend

@@ -22,6 +22,20 @@ def set_models_dir(path: str | Path | None) -> None:
     _models_dir_override = Path(path).expanduser().resolve() if path else None
 
 
+def use_models_dir(path: str | Path) -> None:
+    """The CLI's and the app's ``--models-dir``: check the folder, look there first, forget loaded methods.
+
+    One set-up for both front ends, so a bad folder is the same one-line error from either.
+    """
+    from srcore.errors import SRError
+    from srcore.registry import reset  # lazy: the registry imports the methods, which import this module
+
+    if not Path(path).expanduser().is_dir():
+        raise SRError(f"--models-dir {path}: no such folder")
+    set_models_dir(path)
+    reset()
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME")
     return (Path(base) if base else Path.home() / ".cache") / "srcore"

@@ -18,10 +18,11 @@ import skimage.data
 
 from app import render
 from app.bench_tab import BenchTab, extract_zip, resolve_folder
-from app.compare_tab import CompareSession, CompareTab, normalize_mode, parse_scale
+from app.compare_tab import CompareSession, CompareTab, report_json
 from app.config import AppConfig, parse_args
-from app.messages import public_text, user_errors
-from app.methods import checkbox_choices, unavailable_html
+from app.inputs import jpeg_quality, normalize_mode, parse_scale, parse_spec, safe_name
+from app.messages import public_text
+from app.methods import checkbox_choices, default_methods, expand_strengths, unavailable_html
 from app.models_tab import all_cards
 from srcore.errors import SRError
 from srcore.imageio import save_image
@@ -34,24 +35,37 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _run(tab: CompareTab, photo: Path, methods: list[str], mode: str, scale: int = 4) -> list[tuple[Any, ...]]:
-    return list(tab.run(str(photo), scale, methods, mode, None, {}, 32, 4, None))
+def _upload(tab: CompareTab, photo: Path, mode: str = "reference", scale: int = 4) -> dict[str, Any]:
+    state, _, msg, _ = tab.on_upload({"path": str(photo), "orig_name": photo.name}, scale, mode, None)
+    assert state is not None, msg
+    return state
+
+
+def _run(tab: CompareTab, photo: Path, methods: list[str], mode: str, scale: int = 4, strengths: list[float] | None = None,
+         maps: bool = False) -> list[tuple[Any, ...]]:
+    up = _upload(tab, photo, mode, scale)
+    return list(tab.run(up, scale, methods, strengths or [], mode, "bicubic", 50, 0, None, 32, 4, maps, None))
 
 
 def test_run_streams_one_update_per_method(photo: Path) -> None:
     tab = CompareTab(AppConfig())
-    updates = _run(tab, photo, ["bicubic", "bilinear", "nearest"], "reference")
-    assert len(updates) == 3  # results arrive as each method finishes
-    session, status, table, locator, crops, side_a, side_b, slider, errors, files = updates[-1]
-    assert isinstance(session, CompareSession) and "Done: 3/3" in status
-    df = table.data
-    assert list(df["id"]) == ["bicubic", "bilinear", "nearest"]
-    assert df["PSNR-Y (dB) ↑"].notna().all() and "Error" not in df  # no failures: no error column
-    assert [c for _, c in crops] == ["HR (ground truth)", "LR input (nearest ×4)", "Bicubic", "Bilinear", "Nearest neighbour"]
-    assert all(c.shape == (32 * 4, 32 * 4, 3) for c, _ in crops)
-    assert len(errors) >= 3 and all(e.dtype == np.uint8 and e.shape == (96, 120, 3) for e, _ in errors)
+    updates = _run(tab, photo, ["bicubic", "bilinear", "nearest"], "reference", maps=True)
+    assert len(updates) == 4  # the prepared input first, then one update as each method finishes
+    session, status, stale, table, locator, crops, side_a, side_b, slider, panel, maps, files, _ = updates[-1]
+    assert isinstance(session, CompareSession) and "Done: 3/3" in status and stale == ""
+    assert "Running: 0/3" in updates[0][1] and "Running: 1/3" in updates[1][1]  # one count, no competing bar
+    for mid in ("bicubic", "bilinear", "nearest"):
+        assert f"<code>{mid}</code>" in table
+    assert "PSNR-Y (dB) ↑" in table and "NIQE ↓" in table and "LR-PSNR (dB) ↑" in table and "GMSD ↓" in table
+    assert "Error</th>" not in table  # no failures: no error column
+    # Crops at their true zoom: 32-px crops drawn 128 px wide, every caption whole.
+    assert crops.count("<figure") == 5 and crops.count("width='128'") == 5
+    for caption in ("Ground truth", "LR input", "Bicubic", "Bilinear", "Nearest neighbour"):
+        assert f"{caption}<br>" in crops
+    # The maps panel was open, so the last update carries |ΔY| (and LPIPS) maps naming their method.
+    assert panel["visible"] is True and "|ΔY| vs ground truth · Bicubic" in maps
     assert side_a["value"] == "LR input (nearest ×4)" and side_b["value"] in side_b["choices"]
-    assert isinstance(updates[0][-1], type(gr.skip()))  # downloads only once everything is done
+    assert isinstance(updates[1][11], type(gr.skip()))  # downloads only once everything is done
     names = {Path(f).name for f in files}
     assert names == {"cat_srlab_x4.zip", "cat_bicubic_x4.png", "cat_bilinear_x4.png", "cat_nearest_x4.png"}
     with zipfile.ZipFile(next(f for f in files if f.endswith(".zip"))) as z:
@@ -65,35 +79,86 @@ def test_crop_follows_clicks_without_recomputing(photo: Path) -> None:
     evt = gr.SelectData(None, {"index": [10, 90], "value": None, "selected": True})
     session2, _, crops, _ = tab.on_locator_click(session, evt)
     assert session2.results[0].output is output  # the same array: nothing was upscaled again
-    assert session2.box() == (0, 64, 32, 96)  # clamped inside the 120x96 output
-    hr_crop = dict((c, img) for img, c in crops)["HR (ground truth)"]
-    assert np.array_equal(hr_crop[::4, ::4], session.prepared.hr[64:96, 0:32])
+    x, y = 10 * session.locator_scale, 90 * session.locator_scale
+    assert session2.center == (x, y) and session2.box()[2] - session2.box()[0] == 32
+    hr_crop = session2.crops()[0][0]
+    x0, y0, x1, y1 = session2.box()
+    assert np.array_equal(hr_crop, session.prepared.hr[y0:y1, x0:x1])
     _, _, crops, _ = tab.on_zoom(session, 48, 2)
-    assert crops[0][0].shape == (96, 96, 3)
+    assert "width='96'" in crops
 
 
 def test_upscale_mode_in_ui(photo: Path) -> None:
     tab = CompareTab(AppConfig())
-    session, status, table, *_rest, errors, files = _run(tab, photo, ["bicubic"], "Upscale as is", scale=2)[-1]
-    assert session.mode == "upscale" and "upscale mode" in status
-    assert "PSNR-Y (dB) ↑" not in table.data and errors == []
+    session, status, _, table, *_rest, panel, maps, files, _ = _run(tab, photo, ["bicubic"], "Upscale as is", scale=2)[-1]
+    assert session.mode == "upscale" and "upscale as is" in status
+    assert "PSNR-Y (dB) ↑" not in table and "NIQE ↓" in table and "LR-PSNR (dB) ↑" in table
+    assert panel["visible"] is False  # no ground truth and no GAN method: no empty maps section
     assert session.out_size == (240, 192)
-    # The locator is the input itself: a click at input (x, y) is output (2x, 2y).
+    # The locator is the input itself, drawn larger: a click maps back through its scale.
     tab.on_locator_click(session, gr.SelectData(None, {"index": [30, 40], "value": None, "selected": True}))
-    assert session.center == (60.0, 80.0)
+    assert session.center == pytest.approx((30 * session.locator_scale, 40 * session.locator_scale))
 
 
-def test_user_errors_become_toasts(photo: Path, tmp_path: Path) -> None:
+def test_bad_input_is_one_status_line(photo: Path, tmp_path: Path) -> None:
+    """Errors never raise into Gradio (that paints every output with an Error badge): one line in the status, the rest untouched."""
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("not an image")
     tab = CompareTab(AppConfig(max_pixels=5000))
-    run = user_errors(tab.run)
-    with pytest.raises(gr.Error, match="above the limit"):
-        list(run(str(photo), 4, ["bicubic"], "reference", None, {}, 32, 4, None))
-    with pytest.raises(gr.Error, match="MP outputs, above this server's limit"):
-        list(user_errors(CompareTab(AppConfig(max_pixels=20_000)).run)(str(photo), 4, ["bicubic"], "upscale", None, {}, 32, 4, None))
-    with pytest.raises(gr.Error, match="upload an image"):
-        list(run(None, 4, ["bicubic"], "reference", None, {}, 32, 4, None))
-    with pytest.raises(gr.Error, match="choose at least one method"):
-        list(run(str(photo), 4, [], "reference", None, {}, 32, 4, None))
+    state, image, msg, _ = tab.on_upload({"path": str(bogus), "orig_name": "notes.png"}, 4, "reference", None)
+    assert state is None and image is None and "notes.png: not an image file" in msg and "upload a PNG" in msg
+    state, _, msg, _ = tab.on_upload({"path": str(photo), "orig_name": "cat.png"}, 4, "reference", None)
+    assert state is None and "cat.png: 120x96 is larger than this server accepts" in msg and "at most 79x63" in msg
+    out = list(CompareTab(AppConfig()).run(None, 4, ["bicubic"], [], "reference", "bicubic", 50, 0, None, 32, 4, False, None))
+    assert len(out) == 1 and "upload an image" in out[0][1]
+    assert all(isinstance(v, type(gr.skip())) for i, v in enumerate(out[0]) if i != 1)
+    up = _upload(CompareTab(AppConfig()), photo)
+    (fail,) = list(CompareTab(AppConfig()).run(up, 4, [], [], "reference", "bicubic", 50, 0, None, 32, 4, False, None))
+    assert "choose at least one method" in fail[1]
+    tab = CompareTab(AppConfig(max_pixels=20_000))
+    (fail,) = list(tab.run(up, 4, ["bicubic"], [], "upscale", "bicubic", 50, 0, None, 32, 4, False, None))
+    assert "MP outputs, above this server's limit" in fail[1] and "at most" in fail[1]
+
+
+def test_strengths_run_side_by_side(photo: Path) -> None:
+    from srcore.registry import get_method
+
+    if not get_method("srgan").availability(4):
+        pytest.skip("srgan weights not shipped")
+    assert expand_strengths(["bicubic", "srgan"], [0.0, 1.0]) == ["bicubic", "srgan@0", "srgan@1"]
+    assert parse_spec("srgan@0.50").options == {"strength": 0.5} and parse_spec("srgan@0.5").spec == "srgan@0.5"
+    with pytest.raises(SRError, match="between 0 and 1"):
+        parse_spec("srgan@2")
+    with pytest.raises(SRError, match="no strength setting"):
+        parse_spec("edsr@0.5")
+    tab = CompareTab(AppConfig())
+    session = _run(tab, photo, ["srgan"], "reference", strengths=[0.0, 1.0])[-1][0]
+    ids = [r.method_id for r in session.results]
+    labels = [r.label for r in session.results]
+    assert ids == ["srgan@0", "srgan@1"] and labels == ["SRGAN (ours) α=0", "SRGAN (ours) α=1"]
+    a, b = (r.metrics["psnr_y"] for r in session.results)
+    assert a > b  # α = 0 is the PSNR network
+    maps = tab.maps_view(session)
+    assert "Artefact map vs edsr · SRGAN (ours) α=1" in maps
+
+
+def test_jpeg_upload_gets_a_quality_note(tmp_path: Path) -> None:
+    import cv2
+
+    path = tmp_path / "cat.jpg"
+    cat = skimage.data.chelsea()[:120, :160]
+    cv2.imwrite(str(path), cv2.cvtColor(cat, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 60])
+    assert jpeg_quality(str(path)) == 60
+    state, _, msg, _ = CompareTab(AppConfig()).on_upload({"path": str(path), "orig_name": "cat.jpg"}, 4, "upscale", None)
+    assert state["jpeg_quality"] == 60 and "JPEG, quality ≈ 60" in msg and "`real-edsr` and `real-gan`" in msg
+
+
+def test_stale_and_defaults() -> None:
+    tab = CompareTab(AppConfig())
+    assert tab.on_stale(None) == "" and "press <b>Compare</b>" in tab.on_stale(object())  # type: ignore[arg-type]
+    assert default_methods(4)[:1] == ["bicubic"] and 1 <= len(default_methods(4)) <= 5
+    assert set(default_methods(4)) <= {"bicubic", "edsr", "srgan", "real-edsr", "real-gan"}
+    assert safe_name("my photo (1).v2") == "my_photo_1_.v2"
 
 
 def test_parsing_helpers() -> None:
@@ -111,6 +176,13 @@ def test_scale_change_lists_unavailable_with_reason() -> None:
     assert "srgan" in html and "does not support x3" in html
 
 
+def test_report_sizes(photo: Path) -> None:
+    tab = CompareTab(AppConfig())
+    session = _run(tab, photo, ["bicubic"], "reference")[-1][0]
+    report = report_json(session.comparison(), "cat.png", session.input_size)
+    assert report["input_size"] == "120x96" and report["lr_size"] == "30x24"
+
+
 def test_public_text_hides_server_paths() -> None:
     from srcore.paths import ASSETS_DIR, model_dirs
 
@@ -125,10 +197,11 @@ def test_cards_render_every_method_and_card_fields() -> None:
 
     md = all_cards()
     for m in all_methods():
-        assert f"`{m.id}`" in md
-    card = render.card_markdown({"arch": "EDSR", "params": 1370000, "train": {"data": "291", "iterations": 300000},
-                                 "set5": {"psnr_y": 31.5}, "sha256": "ab" * 32})
-    assert "| train · iterations | 300,000 |" in card and "| set5 · psnr y | 31.50 |" in card and "abababababab…" in card
+        assert f"<code>{m.id}</code>" in md
+    assert "Set14 PSNR-Y (dB) ↑" in md and "s / image ↓" in md
+    card = render.card_markdown({"arch": "EDSR", "params": 1370000, "training": {"data_description": "291", "iterations": 300000},
+                                 "metrics": {"Set5": {"psnr_y": 31.5}}, "sha256": "ab" * 32})
+    assert "<th>iterations</th><td>300,000</td>" in card and "<th>Set5</th><td>31.50</td>" in card and "abababababab…" in card
 
 
 def test_config_flags_override_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -155,13 +228,18 @@ def _dataset_zip(path: Path, evil: bool = False) -> Path:
 
 def test_bench_on_uploaded_zip(tmp_path: Path) -> None:
     tab = BenchTab(AppConfig(use_shared_benchmarks=False))
-    run_dir, summary, table, pd_fig, speed_fig, csv = tab.run("Upload a zip of images", str(_dataset_zip(tmp_path / "d.zip")),
-                                                            2, ["bicubic", "bilinear", "no-such"], 0, False, None)
+    steps = list(tab.run("Upload a zip of images", str(_dataset_zip(tmp_path / "d.zip")), 2, ["bicubic", "bilinear", "no-such"], 0,
+                         False, "niqe", None))
+    assert len(steps) == 3  # one update per method, streamed
+    run_dir, summary, table, pd_fig, speed_fig, csv, rows = steps[-1]
     assert "2 images" in summary and "skipped **no-such**" in summary
+    assert steps[0][5] is None and "<code>bicubic</code>" in steps[0][2]  # first row before the CSV exists
     df = pd.read_csv(csv)
     assert list(df["method"]) == ["bicubic", "bilinear"] and (df["psnr_y"] > 20).all() and df["lpips"].isna().all()
-    assert list(table.data["id"]) == ["bicubic", "bilinear"]
-    assert pd_fig.axes and speed_fig.axes
+    assert "niqe" in df and "lr_psnr" in df
+    assert "<code>bilinear</code>" in table and "NIQE ↓" in table
+    assert pd_fig.axes and "NIQE" in pd_fig.axes[0].get_xlabel() and speed_fig.axes
+    assert "LPIPS" in tab.on_axis(rows, "lpips", "d.zip", 2).axes[0].get_xlabel()
     assert Path(run_dir).is_dir()
 
 
@@ -184,20 +262,3 @@ def test_dataset_folder_per_scale(tmp_path: Path) -> None:
     assert resolve_folder(tmp_path, 2) == (tmp_path / "x2", None)
     folder, note = resolve_folder(tmp_path, 3)
     assert folder == tmp_path / "x2" / "HR" and "no ×3 pairs" in (note or "")
-
-
-def test_option_sliders_follow_the_method_selection() -> None:
-    from app.methods import method_options
-
-    tab = CompareTab(AppConfig())
-    opts = method_options()
-    assert ("srgan", "strength") in [(mid, o.name) for mid, o in opts]
-
-    def visible(selected: list[str]) -> dict[str, bool]:
-        updates = tab.on_methods(selected)
-        updates = [updates] if isinstance(updates, dict) else list(updates)  # a single output is not wrapped
-        return dict(zip([mid for mid, _ in opts], [u["visible"] for u in updates], strict=True))
-
-    shown, hidden = visible(["bicubic", "srgan"]), visible(["bicubic"])
-    assert shown["srgan"] is True and hidden["srgan"] is False
-    assert tab.on_option({}, *[0.25 for _ in opts])["srgan"] == {"strength": 0.25}

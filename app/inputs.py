@@ -1,0 +1,255 @@
+"""Checking what users send: uploads, scales, modes, method ids (with ``@α``), degradations, file names.
+
+One module for every input check, imported by the Compare tab, the Benchmark tab and the
+``/compare`` API, so a bad value gets the same one-line message wherever it comes from.
+Nothing here knows about Gradio components beyond the shape of an upload value.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from srcore.errors import InputImageError, SRError
+from srcore.imageio import LoadedImage, load_image
+
+MODE_CHOICES = [("Treat as ground truth", "reference"), ("Upscale as is", "upscale")]
+DEGRADATION_CHOICES = [("Bicubic", "bicubic"), ("JPEG", "jpeg"), ("Realistic", "realistic")]
+
+
+def normalize_mode(mode: str | None) -> str:
+    """API and UI spellings of the mode ("reference", "Treat as ground truth", ...) -> srcore's value."""
+    text = (mode or "reference").strip().lower()
+    for label, value in MODE_CHOICES:
+        if text in (label.lower(), value):
+            return value
+    raise SRError(f"unknown mode {mode!r}; use 'reference' (treat as ground truth) or 'upscale' (upscale as is)")
+
+
+def parse_scale(scale: Any) -> int:
+    try:
+        s = int(float(scale))
+    except (TypeError, ValueError):
+        raise SRError(f"scale must be a whole number such as 2, 3 or 4, got {scale!r}") from None
+    if s != float(scale) or not 2 <= s <= 8:
+        raise SRError(f"scale {scale} is not supported; use 2, 3 or 4 (some methods go up to 8)")
+    return s
+
+
+def parse_methods(methods: list[str] | str | None) -> list[str]:
+    """A list of ids, or one comma-separated string (handy from curl); duplicates dropped, order kept."""
+    if isinstance(methods, str):
+        methods = methods.split(",")
+    ids = [m.strip() for m in (methods or []) if m and m.strip()]
+    if not ids:
+        raise SRError("choose at least one method")
+    return list(dict.fromkeys(ids))
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One column of a comparison: a method id plus option values, spelled ``srgan@0.5`` (as ``benchmarks/crop_sheet.py``).
+
+    ``@α`` sets the method's first option (its strength); the spec string stays the result's id,
+    so the same method can run at several strengths in one comparison.
+    """
+
+    spec: str
+    method_id: str
+    options: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def alpha(self) -> float | None:
+        return next(iter(self.options.values()), None)
+
+
+def parse_spec(spec: str) -> MethodSpec:
+    """``"srgan@0.5"`` -> MethodSpec("srgan@0.5", "srgan", {"strength": 0.5}); plain ids have no options.
+
+    ``file:`` ids are never split (a path may contain ``@``). The option is validated against the
+    method's declared range, so a typo is one clear line instead of a silently clamped value.
+    """
+    spec = spec.strip()
+    if spec.startswith("file:") or "@" not in spec:
+        return MethodSpec(spec, spec)
+    from srcore.registry import get_method
+
+    mid, _, value = spec.partition("@")
+    try:
+        method = get_method(mid)
+    except SRError:
+        return MethodSpec(spec, mid)  # unknown id: srcore's own "unknown method" row error says why
+    if not method.options:
+        raise SRError(f"{spec}: {mid} has no strength setting; use plain {mid!r}")
+    opt = method.options[0]
+    try:
+        alpha = float(value)
+    except ValueError:
+        raise SRError(f"{spec}: the value after @ must be a number such as {mid}@0.5") from None
+    if not opt.minimum <= alpha <= opt.maximum:
+        raise SRError(f"{spec}: {opt.name} must be between {opt.minimum:g} and {opt.maximum:g}")
+    return MethodSpec(f"{mid}@{alpha:g}", mid, {opt.name: alpha})
+
+
+def safe_name(text: str, limit: int = 60) -> str:
+    """A file-name-safe version of ``text`` (upload stems, method ids, dataset titles): the one sanitiser."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:limit] or "image"
+
+
+def safe_stem(name: str) -> str:
+    """``safe_name`` of a file name without its suffix (``my photo.jpg`` -> ``my_photo``)."""
+    return safe_name(Path(name).stem)
+
+
+def degradation_spec(mode: str, kind: str | None, quality: Any = 50, seed: Any = 0) -> Any:
+    """srcore's ``Degradation`` for reference mode from the UI/API fields; None means srcore's default (MATLAB bicubic).
+
+    Upscale mode degrades nothing, so the fields are ignored there rather than refused.
+    """
+    if mode != "reference" or not kind or str(kind).strip().lower() == "bicubic":
+        return None
+    from srcore.degrade import Degradation
+
+    try:
+        return Degradation(str(kind).strip().lower(), seed=int(float(seed or 0)), jpeg_quality=int(float(quality or 50)))
+    except (TypeError, ValueError) as exc:
+        raise SRError(f"degradation: {exc}") from None
+
+
+# ----------------------------------------------------------------------------------------- uploads
+
+
+def upload_source(value: Any) -> tuple[str | bytes, str] | None:
+    """(path or bytes, the name the user knows it by) from any upload value Gradio hands us.
+
+    Events that skip Gradio's preprocessing get the raw ``FileData`` dict (``path``, ``orig_name``);
+    the API gets bytes. ``None``/empty means nothing was uploaded.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value), "upload"
+    if isinstance(value, dict):
+        path = value.get("path")
+        if not path:
+            return None
+        return str(path), str(value.get("orig_name") or Path(path).name)
+    path = str(getattr(value, "path", value))
+    return path, str(getattr(value, "orig_name", None) or Path(path).name)
+
+
+def fitting_size(w: int, h: int, max_pixels: int) -> tuple[int, int]:
+    """The largest size with the same aspect ratio that fits ``max_pixels``: what to resize to."""
+    f = math.sqrt(max_pixels / (w * h))
+    return max(1, math.floor(w * f)), max(1, math.floor(h * f))
+
+
+def _amount(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} pixels"
+
+
+def check_header(data: bytes, name: str, max_pixels: int) -> None:
+    """Refuse an image that is too big from its header, with the size that would fit (srcore decodes the rest)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return  # not readable as an image: srcore's loader says so in its own words
+    if w * h > max_pixels:
+        fw, fh = fitting_size(w, h, max_pixels)
+        raise InputImageError(f"{name}: {w}x{h} is larger than this server accepts ({_amount(max_pixels)}); "
+                              f"resize it to at most {fw}x{fh} (or crop it) and upload it again")
+
+
+def load_input(source: Any, max_pixels: int, name: str | None = None) -> LoadedImage:
+    """The upload (a path, the raw FileData of an event, or the bytes of an API upload) through srcore's loader.
+
+    Our own decoding, not Gradio's, so a non-image is a message that names the file, never a failed preprocess.
+    """
+    got = upload_source(source)
+    if got is None:
+        raise SRError("upload an image (or pick an example) first")
+    src, known = got
+    name = name or known
+    data = src if isinstance(src, bytes) else _read(src, name)
+    check_header(data, name, max_pixels)
+    try:
+        return load_image(data, name=name, pixel_limit=max_pixels)
+    except InputImageError as exc:
+        text = str(exc)
+        if "not an image file" in text or "corrupt or truncated" in text:  # srcore says what is wrong; add what to do
+            raise InputImageError(f"{text}; upload a PNG, JPEG, WebP, BMP or TIFF picture") from None
+        raise
+
+
+def _read(path: str, name: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        raise InputImageError(f"{name}: the upload could not be read; upload it again") from None
+
+
+def check_output_size(img: LoadedImage, scale: int, mode: str, max_pixels: int) -> None:
+    """Upscale mode multiplies the input by scale²: cap outputs at 4x the input limit (one method's output
+    is held per session and encoded for the slider), with the numbers and what fits in the message."""
+    h, w = img.rgb.shape[:2]
+    limit = 4 * max_pixels
+    if mode == "upscale" and w * h * scale * scale > limit:
+        fw, fh = fitting_size(w, h, limit // (scale * scale))
+        raise InputImageError(
+            f"{img.name}: upscaling {w}x{h} by x{scale} makes {w * h * scale * scale / 1e6:.1f} MP outputs, above this server's "
+            f"limit of {limit / 1e6:.1f} MP; crop or resize it to at most {fw}x{fh}, use a smaller scale, or 'Treat as ground truth'"
+        )
+
+
+def check_reference_size(img: LoadedImage, scale: int, mode: str) -> None:
+    """Reference mode downscales by ``scale``: the image must leave at least 2x2 LR pixels (as srcore's ``prepare``)."""
+    h, w = img.rgb.shape[:2]
+    if mode == "reference" and (h < 2 * scale or w < 2 * scale):
+        raise InputImageError(f"{img.name}: {w}x{h} is too small to use as ground truth at x{scale} "
+                              f"(needs at least {2 * scale}x{2 * scale}); use 'Upscale as is' or a larger image")
+
+
+# ----------------------------------------------------------------------------------------- JPEG inputs
+
+#: The IJG (libjpeg) base luminance quantization table, in natural (row-major) order.
+_IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
+
+
+def _ijg_table(quality: int) -> np.ndarray:
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    return np.clip(np.floor((_IJG_LUMA * scale + 50) / 100), 1, 255)
+
+
+def jpeg_quality(source: str | bytes) -> int | None:
+    """Estimated JPEG quality (1-100, IJG scale) from the file's luminance quantization table; None if not a JPEG.
+
+    Encoders that follow libjpeg scale one base table by the quality, so the closest scaled table
+    names the quality; other encoders get the nearest equivalent, which is what matters here: how
+    strongly the picture was quantized.
+    """
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+            if im.format != "JPEG":
+                return None
+            tables = getattr(im, "quantization", None) or {}
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None
+    if 0 not in tables:
+        return None
+    # Pillow returns the table in natural order as a list/array of 64 values.
+    luma = np.asarray(list(tables[0]), np.float64)
+    if luma.size != 64:
+        return None
+    errors = [float(np.abs(np.log(_ijg_table(q)) - np.log(luma)).mean()) for q in range(1, 101)]
+    return int(np.argmin(errors)) + 1
