@@ -109,12 +109,16 @@ def _open_input(path: str | Path) -> tuple[Any, Any]:
         raise VideoInputError(f"{p.name}: the file is empty (0 bytes)")
     try:
         container = av.open(str(p), "r")
+    except av.error.EOFError:
+        raise VideoInputError(f"{p.name}: the file ends before any video (a zero-length or truncated clip)") from None
     except av.error.FFmpegError as exc:
         raise VideoInputError(f"{p.name}: not a video file FFmpeg can read ({exc.strerror or exc})") from None
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams})
         container.close()
-        what = "audio only" if kinds == ["audio"] else ("no streams" if not kinds else f"only {', '.join(kinds)}")
+        if not kinds:
+            raise VideoInputError(f"{p.name}: holds no video frames (a zero-length clip)")
+        what = "audio only" if kinds == ["audio"] else f"only {', '.join(kinds)}"
         raise VideoInputError(f"{p.name}: has no video stream ({what})")
     vs = container.streams.video[0]
     name = vs.codec_context.name if vs.codec_context is not None else None
@@ -480,6 +484,10 @@ def output_paths(output: Path, method_ids: list[str], scale: int, input_path: Pa
     return [output / f"{input_path.stem}_{m}_x{scale}.mp4" for m in safe]
 
 
+def _packet_time(packet: Any) -> float | None:
+    return float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base is not None else None
+
+
 def _frame_time(frame: Any, index: int, vs: Any) -> tuple[int, float]:
     """(pts in the stream time base, seconds); frames without a pts get one from the frame rate."""
     tb = vs.time_base
@@ -560,18 +568,35 @@ def run_video(
     tracks = [MethodTrack(m.id, m.label, o, opts) for (m, opts), o in zip(methods, outputs, strict=True)]
     meter = TemporalMeter() if mode == "reference" else None
     gt_warp: list[float] = []
-    count, end_time, done = 0, None, False
+    count, end_time, done = 0, math.inf, False
+    # With --max-frames the cut point is the end of the last kept frame, unknown until that frame is decoded
+    # (decoders lag behind the demuxer), so audio waits here until the video has passed it.
+    held: list[Any] = []
+
+    def release(limit: float) -> None:
+        keep = []
+        for p in held:
+            pt = _packet_time(p)
+            if pt is None or pt < limit:
+                for w in writers:
+                    w.audio(p)
+            else:
+                keep.append(p)
+        held[:] = keep
+
     try:
         for packet in container.demux(vs, *audio):
             if packet.stream.type == "audio":
                 if packet.dts is None or packet.size == 0:
                     continue
-                if end_time is not None and packet.pts is not None and float(packet.pts * packet.time_base) >= end_time:
-                    if done:
-                        break
-                    continue
-                for w in writers:
-                    w.audio(packet)
+                pt = _packet_time(packet)
+                if done and pt is not None and pt >= end_time:
+                    break  # past the cut: nothing more to read
+                if max_frames is None or done:
+                    for w in writers:
+                        w.audio(packet)
+                else:
+                    held.append(packet)
                 continue
             if done:
                 continue
@@ -610,19 +635,25 @@ def run_video(
                     if progress:
                         progress(count + 1, total, m.id)
                 count += 1
+                release(t)  # audio up to this frame's time belongs in the output whatever comes next
                 if max_frames is not None and count >= max_frames:
                     rate = vs.average_rate or vs.guessed_rate or Fraction(25)
                     dur = float(frame.duration * vs.time_base) if frame.duration else float(1 / rate)
                     end_time, done = t + dur, True
+                    release(end_time)
+                    held.clear()
             if done and not audio:
                 break
         if count == 0:
             raise VideoInputError(f"{src.name}: no video frame could be decoded (empty or damaged clip)")
+        release(end_time)
         for w in writers:
             w.finish()
-    except BaseException:
+    except BaseException as exc:
         for w in writers:
             w.abort()
+        if isinstance(exc, _av().error.FFmpegError):  # a damaged stream or a failing muxer: one line, not a traceback
+            raise SRError(f"{src.name}: FFmpeg failed: {exc}") from None
         raise
     finally:
         container.close()
