@@ -262,7 +262,8 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     try:
         rep = run_video(src, args.scale, ids, outputs, args.mode, _degradation(args), args.crf, args.max_frames,
-                        args.tile, _options(args, ids), not args.no_lpips, progress=progress)
+                        args.tile, _options(args, ids), not args.no_lpips, progress=progress,
+                        side_by_side=Path(args.side_by_side) if args.side_by_side else None)
     finally:
         for b in bars:
             b.close()
@@ -270,6 +271,8 @@ def cmd_video(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     for t in rep.tracks:
         print(f"wrote {t.output}")
+    if args.side_by_side:
+        print(f"wrote {args.side_by_side}")
     if args.mode == "reference":
         variant = rep.lpips_variant or "LPIPS"
         rows = [[r["method"], _fmt(r["psnr_y"], 2), _fmt(r["ssim_y"], 4), _fmt(r["lpips"], 4), _fmt(r["flicker"], 3),
@@ -395,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--crf", type=int, default=18, help="H.264 quality: 0 lossless ... 51 worst (default 18)")
     s.add_argument("--json", help="reference mode: metrics JSON here (default OUT_metrics.json)")
     s.add_argument("--csv", help="reference mode: per-frame CSV here (default OUT_metrics.csv)")
+    s.add_argument("--side-by-side", help="also write one clip with input, every method (and ground truth) side by side")
     s.add_argument("--no-lpips", action="store_true", help="skip LPIPS (reference mode)")
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")

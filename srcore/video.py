@@ -45,6 +45,7 @@ from srcore.errors import SRError
 from srcore.metrics import CONVENTION
 from srcore.registry import get_method
 from srcore.scoring import score
+from srcore.sheet import nearest_enlarge
 
 MODES = ("upscale", "reference")
 DEFAULT_CRF = 18
@@ -393,6 +394,29 @@ class TemporalMeter:
         }
 
 
+# ------------------------------------------------------------------------------------------- side by side
+
+
+def side_by_side_frame(panels: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """Equal-height frames next to each other, each labelled in its top-left corner.
+
+    One clip holding every method is synchronised playback by construction (the app shows it; the CLI
+    writes it with ``--side-by-side``), where separate players drift apart.
+    """
+    h = max(p.shape[0] for _, p in panels)
+    tiles = []
+    for label, img in panels:
+        tile = np.zeros((h, img.shape[1], 3), np.uint8)
+        tile[: img.shape[0]] = img
+        scale = max(0.35, min(1.0, img.shape[1] / 400))
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        cv2.rectangle(tile, (0, 0), (tw + 6, th + base + 6), (0, 0, 0), -1)
+        cv2.putText(tile, label, (3, th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+        tiles.append(np.full((h, 2, 3), 255, np.uint8))  # a white rule between panels
+    return np.hstack(tiles[:-1])
+
+
 # ------------------------------------------------------------------------------------------- the run
 
 #: Per-frame image metrics (srcore.scoring keys); NIQE is left out: seconds per frame, for a no-reference number.
@@ -515,11 +539,14 @@ def run_video(
     limits: dict[str, Any] | None = None,
     allow_files: bool = True,
     allowed_dirs: list[Path] | None = None,
+    side_by_side: Path | None = None,
 ) -> VideoReport:
     """Upscale (or, in reference mode, degrade-restore-score) every frame of ``src`` with each method.
 
     ``outputs[i]`` receives method ``i``'s clip. ``progress(done, total, method_id)`` is called per frame
     (``total`` is the header's estimate, None when unknown). ``limits`` are :func:`check_limits`'s keywords.
+    ``side_by_side``: also write one clip with the input (nearest-neighbour enlarged), every method and, in
+    reference mode, the ground truth next to each other (with the audio).
     """
     if mode not in MODES:
         raise SRError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -565,6 +592,8 @@ def run_video(
     container, vs = _open_input(src)
     audio = list(container.streams.audio)
     writers = [VideoWriter(o, vs, audio, crf) for o in outputs]
+    sbs = VideoWriter(side_by_side, vs, audio, crf) if side_by_side is not None else None
+    all_writers = writers + ([sbs] if sbs is not None else [])
     tracks = [MethodTrack(m.id, m.label, o, opts) for (m, opts), o in zip(methods, outputs, strict=True)]
     meter = TemporalMeter() if mode == "reference" else None
     gt_warp: list[float] = []
@@ -578,7 +607,7 @@ def run_video(
         for p in held:
             pt = _packet_time(p)
             if pt is None or pt < limit:
-                for w in writers:
+                for w in all_writers:
                     w.audio(p)
             else:
                 keep.append(p)
@@ -593,7 +622,7 @@ def run_video(
                 if done and pt is not None and pt >= end_time:
                     break  # past the cut: nothing more to read
                 if max_frames is None or done:
-                    for w in writers:
+                    for w in all_writers:
                         w.audio(packet)
                 else:
                     held.append(packet)
@@ -622,6 +651,9 @@ def run_video(
                         gt_warp.append(meter.gt_warp_error)
                 else:
                     hr, lr = None, rgb
+                panels: list[tuple[str, np.ndarray]] = []
+                if sbs is not None:
+                    panels.append(("LR (nearest)" if hr is not None else "input (nearest)", nearest_enlarge(lr, scale)))
                 for (m, opts), w, track in zip(methods, writers, tracks, strict=True):
                     t0 = time.perf_counter()
                     out = m.upscale(lr, scale, tile=tile, backend=backend, **opts)
@@ -632,8 +664,14 @@ def run_video(
                         row.update(meter.output(m.id, out))
                     track.frames.append(row)
                     w.write(out, pts, matrix)
+                    if sbs is not None:
+                        panels.append((m.id, out))
                     if progress:
                         progress(count + 1, total, m.id)
+                if sbs is not None:
+                    if hr is not None:
+                        panels.append(("ground truth", hr))
+                    sbs.write(side_by_side_frame(panels), pts, matrix)
                 count += 1
                 release(t)  # audio up to this frame's time belongs in the output whatever comes next
                 if max_frames is not None and count >= max_frames:
@@ -647,10 +685,10 @@ def run_video(
         if count == 0:
             raise VideoInputError(f"{src.name}: no video frame could be decoded (empty or damaged clip)")
         release(end_time)
-        for w in writers:
+        for w in all_writers:
             w.finish()
     except BaseException as exc:
-        for w in writers:
+        for w in all_writers:
             w.abort()
         if isinstance(exc, _av().error.FFmpegError):  # a damaged stream or a failing muxer: one line, not a traceback
             raise SRError(f"{src.name}: FFmpeg failed: {exc}") from None
