@@ -11,6 +11,7 @@ from app import bench_tab, models_tab, workspace
 from app.api import CompareAPI
 from app.compare_tab import CompareTab
 from app.config import AppConfig
+from app.video_tab import VideoTab
 from srcore.paths import use_models_dir
 
 EXAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
@@ -97,6 +98,8 @@ def build_app(cfg: AppConfig | None = None) -> gr.Blocks:
                 CompareTab(cfg).build(write_examples())
             with gr.Tab("Benchmark", id="benchmark"):
                 bench_tab.BenchTab(cfg).build()
+            with gr.Tab("Video", id="video"):
+                VideoTab(cfg).build()
             with gr.Tab("Models", id="models"):
                 models_tab.build()
         CompareAPI(cfg).build()

@@ -709,3 +709,11 @@ def iter_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.
             yield frame.to_ndarray(format="rgb24")
     finally:
         container.close()
+
+
+def read_frame(path: str | Path, index: int) -> np.ndarray:
+    """Frame ``index`` (0-based) of a clip, decoding from the start: exact for any codec, fine for short clips."""
+    for i, frame in enumerate(iter_frames(path, index + 1)):
+        if i == index:
+            return frame
+    raise SRError(f"{Path(path).name}: has no frame {index}")
