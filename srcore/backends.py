@@ -18,6 +18,7 @@ import importlib.util
 import os
 import platform
 import re
+import sys
 import threading
 import warnings
 import weakref
@@ -46,7 +47,9 @@ AUTO_ORDER: dict[str, tuple[str, ...]] = {
 }
 
 #: (concrete backend, whether it was picked by ``auto``): auto falls back to torch where export fails.
-_current: ContextVar[tuple[str, bool]] = ContextVar("srcore_backend", default=("torch", False))
+#: Unset = the process default, ``$SRCORE_BACKEND`` (an operator's choice for a server) or torch.
+_current: ContextVar[tuple[str, bool] | None] = ContextVar("srcore_backend", default=None)
+ENV = "SRCORE_BACKEND"
 
 
 # --------------------------------------------------------------------------- the CPU
@@ -142,8 +145,22 @@ def use_backend(backend: str | None) -> Iterator[str]:
         _current.reset(token)
 
 
+@lru_cache(maxsize=4)
+def _env_default(value: str) -> tuple[str, bool]:
+    try:
+        return resolve(value), value.strip().lower() == "auto"
+    except MethodError as exc:
+        print(f"warning: ${ENV}: {exc}; using torch", file=sys.stderr)
+        return "torch", False
+
+
+def _effective() -> tuple[str, bool]:
+    return _current.get() or _env_default(os.environ.get(ENV, "torch"))
+
+
 def current() -> str:
-    return _current.get()[0]
+    """The concrete backend network calls use right now."""
+    return _effective()[0]
 
 
 # --------------------------------------------------------------------------- runners
@@ -218,7 +235,7 @@ def forward_for(forward: Callable[[Any], Any], device: Any, half: bool) -> Calla
     Modules that cannot be exported (exotic spandrel architectures) fall back to torch under
     ``auto`` and fail with one clear line when a runtime was asked for by name.
     """
-    backend, auto = _current.get()
+    backend, auto = _effective()
     if backend == "torch" or half or getattr(device, "type", "cpu") != "cpu":
         return forward
     import torch
