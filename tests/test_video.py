@@ -273,5 +273,18 @@ def test_make_clip_is_deterministic(tmp_path: Path) -> None:
     assert not np.array_equal(fa[0], fa[1])  # it moves
 
 
+@pytest.mark.slow
+def test_video_memory_script(tmp_path: Path) -> None:
+    """benchmarks/video_memory.py runs end to end (tiny clips; the real figure is in benchmarks/README.md)."""
+    import subprocess
+
+    out = tmp_path / "vm.json"
+    r = subprocess.run([sys.executable, "benchmarks/video_memory.py", "--frames", "3,6", "--size", "32x24", "-m", "bicubic", "-s", "2",
+                        "--tolerance-mb", "300", "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(out.read_text())
+    assert [run["frames"] for run in data["runs"]] == [3, 6] and all(run["peak_rss_mb"] > 50 for run in data["runs"])
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
