@@ -167,3 +167,22 @@ def test_artefact_map_lights_up_grain_not_agreement() -> None:
     assert shown.min() >= 0 and shown.max() == 1.0
     with pytest.raises(ValueError, match="differ in size"):
         artefact_map(grainy[:100], smooth)
+
+
+def test_strength_rule_lets_lpips_choose_only_among_admissible() -> None:
+    """benchmarks/srgan_strength.py: the lowest-LPIPS strength that NIQE, GMSD and LR-PSNR all accept."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("srgan_strength", REPO / "benchmarks" / "srgan_strength.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ref = {"niqe": 6.0, "gmsd": 0.080, "lr_psnr": 50.0, "lpips": 0.24}
+    cands = {
+        0.5: {"niqe": 5.5, "gmsd": 0.085, "lr_psnr": 47.0, "lpips": 0.19},
+        0.75: {"niqe": 5.0, "gmsd": 0.091, "lr_psnr": 45.0, "lpips": 0.15},
+        1.0: {"niqe": 4.0, "gmsd": 0.100, "lr_psnr": 41.0, "lpips": 0.12},  # best LPIPS, but grain: GMSD 25 % worse
+    }
+    best, refused = mod.choose(cands, ref, niqe_margin=0.0, gmsd_margin=0.15, lr_psnr_floor=40.0)
+    assert best == 0.75 and list(refused) == [1.0] and "GMSD" in refused[1.0][0]
+    best, refused = mod.choose(cands, ref, niqe_margin=0.0, gmsd_margin=0.15, lr_psnr_floor=46.0)
+    assert best == 0.5 and set(refused) == {0.75, 1.0}
