@@ -26,6 +26,7 @@ from app.inputs import (
     degradation_spec,
     load_input,
     normalize_mode,
+    parse_backend,
     parse_methods,
     parse_scale,
 )
@@ -52,14 +53,15 @@ class CompareAPI:
         self.cfg = cfg
 
     def compare(self, image: bytes | str | None, scale: float, methods: list[str] | str | None, mode: str | None,
-                degradation: str | None = "bicubic", jpeg_quality: float | None = 50, seed: float | None = 0) -> tuple[dict[str, Any], Styler]:
+                degradation: str | None = "bicubic", jpeg_quality: float | None = 50, seed: float | None = 0,
+                backend: str | None = "") -> tuple[dict[str, Any], Styler]:
         """Compare methods on one image.
 
         image: the image file. scale: 2, 3 or 4. methods: method ids (see the Models tab), e.g. ["bicubic", "edsr"];
         "srgan@0.5" runs srgan at strength 0.5 (several strengths may be listed).
         mode: "reference" (treat the input as ground truth: degrade, restore, score) or "upscale" (as is; no-reference
         metrics only). degradation (reference mode): "bicubic" (default), "jpeg" (with jpeg_quality) or "realistic"
-        (with seed).
+        (with seed). backend: where torch networks run ("torch", "onnxruntime", "openvino", "auto"; "" = server default).
         Returns the comparison report (Comparison.to_json: mode, scale, input_size (the upload), lr_size (what the
         methods got), degradation, lpips_variant, notes, results[method, psnr_y, ssim_y, lpips, gmsd, niqe, lr_psnr,
         lpips_variant, seconds, output_size, error, reasons]) and the same numbers as a table.
@@ -73,7 +75,7 @@ class CompareAPI:
         spec = degradation_spec(m, degradation, jpeg_quality, seed)
         prep = prepare(img, s, m, spec)
         lpips_fn, variant = lpips_for(prep)
-        results = list(run_specs(prep, ids, lpips_fn, self.cfg.allow_file_models))
+        results = list(run_specs(prep, ids, lpips_fn, self.cfg.allow_file_models, parse_backend(backend)))
         h, w = img.rgb.shape[:2]
         report = report_json(Comparison(prep, results, variant), img.name, f"{w}x{h}")
         return report, render.metrics_table(report["results"], m)
@@ -89,10 +91,11 @@ class CompareAPI:
             degradation = gr.Textbox(label="degradation", value="bicubic")
             quality = gr.Number(label="jpeg_quality", value=50, precision=0)
             seed = gr.Number(label="seed", value=0, precision=0)
+            backend = gr.Textbox(label="backend", value="")
             button = gr.Button("compare")
             _api_example(image, handle_file(EXAMPLE_IMAGE))
             _api_example(methods, EXAMPLE_METHODS)
             report = gr.JSON(label="report")
             table = gr.Dataframe(label="metrics", interactive=False)
-        button.click(user_errors(self.compare), [image, scale, methods, mode, degradation, quality, seed], [report, table], api_name="compare",
+        button.click(user_errors(self.compare), [image, scale, methods, mode, degradation, quality, seed, backend], [report, table], api_name="compare",
                      concurrency_limit=self.cfg.concurrency, concurrency_id="heavy")

@@ -33,12 +33,14 @@ from app.config import AppConfig
 from app.inputs import (
     DEGRADATION_CHOICES,
     MODE_CHOICES,
+    backend_choices,
     check_output_size,
     check_reference_size,
     degradation_spec,
     jpeg_quality,
     load_input,
     normalize_mode,
+    parse_backend,
     parse_methods,
     parse_scale,
     parse_spec,
@@ -234,8 +236,7 @@ def run_specs(
         except SRError as exc:
             yield MethodResult(text, text, error=str(exc))
             continue
-        kwargs = {"backend": backend} if backend else {}
-        res = run_one(spec.method_id, prep, lpips_fn, spec.options, None, allow_files, model_dirs(), **kwargs)
+        res = run_one(spec.method_id, prep, lpips_fn, spec.options, None, allow_files, model_dirs(), backend)
         if spec.options:
             res.method_id, res.label = spec.spec, method_label(spec.spec, res.label)
         if res.error:
@@ -288,6 +289,10 @@ def _status(session: CompareSession, total: int, done: bool, extra: list[str]) -
         head = f"**Running: {n}/{total} methods done**{' …' if nxt or n == 0 else ''} · {what}"
     lines = [head, "", f"<progress value='{n}' max='{total}'></progress>" if not done else ""]
     if session.mode == "reference":
+        made = session.prepared.degradation or {}
+        how = {"jpeg": f"MATLAB bicubic, then JPEG quality {made.get('jpeg_quality')}",
+               "realistic": f"the realistic pipeline (blur, resize, noise, JPEG; seed {made.get('seed')}, drawn parameters in the metrics JSON)"}
+        lines.append(f"- LR made with {how.get(made.get('kind', ''), 'MATLAB-style bicubic (the benchmark convention)')}")
         lines.append(f"- PSNR/SSIM/GMSD: {CONVENTION}; LPIPS: {session.variant or 'not computed'}")
     lines += [f"- {public_text(n)}" for n in session.prepared.notes if not n.startswith(("reference mode:", "upscale mode:"))]
     lines += [f"- {e}" for e in extra if e]
@@ -308,14 +313,16 @@ class CompareTab:
 
     # ------------------------------------------------------------------------------ handlers
 
-    def on_upload(self, value: Any, scale: Any, mode: Any, session: CompareSession | None) -> tuple[Any, ...]:
+    def on_upload(self, value: Any, scale: Any, mode: Any, session: CompareSession | None,
+                  previous: dict[str, Any] | None = None) -> tuple[Any, ...]:
         """Check a new upload with our own decoder; a bad one is cleared with one line that names it and says what to do.
 
-        Returns (upload state, image component, message, stale banner).
+        Returns (upload state, image component, message, stale banner). Clearing the picture clears
+        the line about it, but not an error: the error's own clearing of the bad file must not erase it.
         """
         got = upload_source(value)
         if got is None:
-            return None, gr.skip(), "", gr.skip()
+            return None, gr.skip(), ("" if previous else gr.skip()), gr.skip()
         stale = STALE_HTML if session is not None else ""
         try:
             img = load_input(value, self.cfg.max_pixels)
@@ -364,6 +371,7 @@ class CompareTab:
         degradation: str | None,
         quality: float | None,
         seed: float | None,
+        backend: str | None,
         file_model: str | None,
         crop: int,
         zoom: int,
@@ -380,6 +388,7 @@ class CompareTab:
             check_reference_size(img, s, m)
             check_output_size(img, s, m, self.cfg.max_pixels)
             spec = degradation_spec(m, degradation, quality, seed)
+            engine = parse_backend(backend)
             prep = prepare(img, s, m, spec)
         except SRError as exc:
             yield self._fail(public_text(str(exc)))
@@ -393,7 +402,7 @@ class CompareTab:
         extra = [jpeg_note(upload.get("jpeg_quality"))] if m == "upscale" else []
         slider_pair: tuple[str, str] | None = None
         yield self._view(session, len(specs), False, extra, slider_pair, first=True)
-        for res in run_specs(prep, specs, lpips_fn, self.cfg.allow_file_models):
+        for res in run_specs(prep, specs, lpips_fn, self.cfg.allow_file_models, engine):
             session.results.append(res)
             done = len(session.results) == len(specs)
             pair = self._slider_pair(session)
@@ -572,8 +581,12 @@ class CompareTab:
                 strengths = gr.CheckboxGroup([(f"{a:g}", a) for a in STRENGTHS], value=[1.0], elem_id="strengths",
                                              label="GAN strength α: one result per α (0 = PSNR network, 1 = full GAN)",
                                              visible=any(m in strength_methods() for m in chosen))
-                file_model = gr.Textbox(label="Extra model: file:<path on this server> (spandrel)", visible=self.cfg.allow_file_models,
-                                        placeholder="file:/models/4x-UltraSharp.pth")
+                with gr.Accordion("More settings", open=False, elem_id="more-settings"):
+                    backend = gr.Dropdown(backend_choices(), value="", label="Networks run on (edsr, srgan, … : same results within 1/255)",
+                                          elem_id="backend", info="onnxruntime / OpenVINO are faster on a CPU than torch; "
+                                          "server default: what the operator set (SRCORE_BACKEND), else torch")
+                    file_model = gr.Textbox(label="Extra model: file:<path on this server> (spandrel)", visible=self.cfg.allow_file_models,
+                                            placeholder="file:/models/4x-UltraSharp.pth")
                 unavailable = gr.HTML(unavailable_html(default_scale), elem_id="unavailable")
                 locator = gr.Image(label="Crop location: click to move the crops", interactive=False, format="png", elem_id="locator",
                                    buttons=["fullscreen"], height=420)
@@ -599,18 +612,18 @@ class CompareTab:
 
         private: dict[str, Any] = {"api_visibility": "private"}
         # Undocumented, not private: scripted UI runs (benchmarks/latency.py) upload through the same check.
-        image.change(self.on_upload, [image, scale, mode, session], [upload, image, upload_msg, stale], preprocess=False,
+        image.change(self.on_upload, [image, scale, mode, session, upload], [upload, image, upload_msg, stale], preprocess=False,
                      show_progress="hidden", api_name="check_upload", api_visibility="undocumented")
         scale.change(user_errors(on_scale), [scale, methods], [methods, unavailable], **private)
         methods.change(self.on_methods, [methods], [strengths], **private)
         mode.change(self.on_mode, [mode], [degradation_row], **private)
         degradation.change(self.on_degradation, [degradation], [quality, seed], **private)
-        for control in (scale, mode, methods, strengths, degradation, quality, seed, file_model):
+        for control in (scale, mode, methods, strengths, degradation, quality, seed, backend, file_model):
             control.change(self.on_stale, [session], [stale], show_progress="hidden", **private)
         outputs = [session, status, stale, table, locator, crops, side_a, side_b, slider, maps_panel, maps, files, upload_msg]
         assert len(outputs) == self.N_OUT
-        run.click(self.run, [upload, scale, methods, strengths, mode, degradation, quality, seed, file_model, crop, zoom, maps_open,
-                             session], outputs, api_name="compare_ui", api_visibility="undocumented",
+        run.click(self.run, [upload, scale, methods, strengths, mode, degradation, quality, seed, backend, file_model, crop, zoom,
+                             maps_open, session], outputs, api_name="compare_ui", api_visibility="undocumented",
                   concurrency_limit=self.cfg.concurrency, concurrency_id="heavy", show_progress="minimal", show_progress_on=[status])
         recrop_out = [session, locator, crops, files]
         locator.select(user_errors(self.on_locator_click), [session], recrop_out, **private)

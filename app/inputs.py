@@ -123,6 +123,23 @@ def degradation_spec(mode: str, kind: str | None, quality: Any = 50, seed: Any =
         raise SRError(f"degradation: {exc}") from None
 
 
+def backend_choices() -> list[tuple[str, str]]:
+    """(label, value) of the backends installed here for torch networks; "" = the server's default."""
+    from srcore.backends import available_backends
+
+    return [("server default", ""), *((b, b) for b in available_backends())]
+
+
+def parse_backend(backend: str | None) -> str | None:
+    """A backend name srcore accepts, or None for the server's default (``$SRCORE_BACKEND`` or torch)."""
+    if not backend or not str(backend).strip():
+        return None
+    from srcore.backends import resolve
+
+    resolve(str(backend))  # unknown or not installed: srcore's one-line MethodError (an SRError)
+    return str(backend).strip().lower()
+
+
 # ----------------------------------------------------------------------------------------- uploads
 
 

@@ -54,8 +54,8 @@ def ui_args(methods: list[str]) -> list[Any]:
     """The ``/compare_ui`` inputs that are not session state, in the order the tab wires them."""
     plain = [m.partition("@")[0] for m in methods]
     alphas = sorted({float(m.partition("@")[2]) for m in methods if "@" in m})
-    # scale, methods, strengths, mode, degradation, JPEG quality, seed, file model, crop side, zoom
-    return [4, list(dict.fromkeys(plain)), alphas, "reference", "bicubic", 50, 0, "", 64, 4]
+    # scale, methods, strengths, mode, degradation, JPEG quality, seed, backend (server default), file model, crop side, zoom
+    return [4, list(dict.fromkeys(plain)), alphas, "reference", "bicubic", 50, 0, "", "", 64, 4]
 
 
 def table_rows(table_html: str) -> list[dict[str, str]]:

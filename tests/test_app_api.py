@@ -56,6 +56,7 @@ def test_compare_matches_srcore(client: Any, photo: Path, srlab_server: dict[str
     expected = compare(load_image(photo), 4, ids, "reference")
 
     assert report["mode"] == "reference" and report["scale"] == 4
+    assert report["input_size"] == "200x160" and report["lr_size"] == "50x40"  # the upload, and what the methods got
     assert report["lpips_variant"] == expected.lpips_variant
     got = {r["method"]: r for r in report["results"]}
     assert list(got) == ids
@@ -116,7 +117,7 @@ def test_too_many_pixels_is_a_clear_error(client: Any, tmp_path: Path, srlab_ser
     side = int(limit**0.5) + 2
     big = tmp_path / "big.png"
     save_image(big, np.zeros((side, side, 3), np.uint8))  # a few kB on disk, refused from the header
-    with pytest.raises(AppError, match="megapixels, above the limit"):
+    with pytest.raises(AppError, match=f"upload: {side}x{side} is larger than this server accepts .* resize it to at most 2048x2048"):
         _call(client, big, 4, ["bicubic"], "reference")
 
 
@@ -132,4 +133,22 @@ def test_bad_mode_and_no_methods_are_clear_errors(client: Any, photo: Path) -> N
 def test_only_compare_is_documented(client: Any) -> None:
     named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/compare" in named
-    assert "/compare_ui" not in named and "/bench" not in named
+    assert "/compare_ui" not in named and "/bench" not in named and "/check_upload" not in named
+    # The API page's example must run as copied: an image (not Gradio's sample PDF) and real method ids (not []).
+    params = {p["parameter_name"]: p for p in named["/compare"]["parameters"]}
+    assert ".png" in str(params["image"]["example_input"]) and params["methods"]["parameter_default"] == ["bicubic", "edsr"]
+
+
+def test_strengths_and_degradation_via_api(client: Any, photo: Path) -> None:
+    report, _ = _call_extra(client, photo, ["bicubic", "srgan@0", "srgan@1"], "jpeg", 40)
+    rows = {r["method"]: r for r in report["results"]}
+    assert report["degradation"]["kind"] == "jpeg" and report["degradation"]["jpeg_quality"] == 40
+    assert rows["srgan@0"]["label"].endswith("α=0") and rows["srgan@1"]["label"].endswith("α=1")
+    assert rows["srgan@0"]["psnr_y"] > rows["srgan@1"]["psnr_y"]  # α = 0 is the PSNR network
+    assert {"niqe", "lr_psnr", "gmsd"} <= set(rows["bicubic"])
+
+
+def _call_extra(client: Any, path: Path, methods: list[str], degradation: str, quality: int) -> tuple[dict[str, Any], Any]:
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), 4, methods, "reference", degradation, quality, 0, api_name="/compare")

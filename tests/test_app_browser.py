@@ -1,13 +1,16 @@
-"""The Compare tab in a real browser: headless Chromium uploads an image, picks methods, runs, moves the crop.
+"""The Compare tab in a real browser: headless Chromium uploads, picks methods, runs, reads the page as a person would.
 
-This is the check that the page works as people use it (upload widget, checkboxes, streaming
-results, click-to-crop), which no API test can see. It leaves a screenshot in the test's tmp_path
-only: a test run never writes into the tree (``benchmarks/screenshots.py`` makes the README's picture).
+These are the checks no API test can see: a non-image upload answered on upload (no wall of
+"Error" badges), a 9-method run whose captions, crops and table columns are all whole (element
+scroll widths), crops drawn at their true zoom, clicks that keep the comparison, strengths side by
+side, results marked stale when a setting changes. Screenshots go to the test's tmp_path only: a
+test run never writes into the tree (``benchmarks/screenshots.py`` makes the README's picture).
 """
 
 from __future__ import annotations
 
-import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,81 +26,147 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),
 ]
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 90_000
+REPO = Path(__file__).resolve().parents[1]
+TIMEOUT_MS = 120_000
+#: Elements whose text must never be cut: crop/map captions and every table cell.
+CLIPPED_JS = """() => {
+  const bad = [];
+  for (const el of document.querySelectorAll('#crops figcaption, #error-maps figcaption, #metrics th, #metrics td')) {
+    if (el.scrollWidth > el.clientWidth + 1) bad.push(el.textContent.trim());
+  }
+  const wrap = document.querySelector('#metrics .srlab-table-wrap');
+  if (wrap && wrap.scrollWidth > wrap.clientWidth + 1) bad.push('metrics table wider than its box');
+  return bad;
+}"""
+#: Each crop is drawn at crop side x zoom CSS pixels, i.e. its natural size x zoom: the zoom the user asked for.
+ZOOM_JS = """(zoom) => Array.from(document.querySelectorAll('#crops img')).map(
+  img => [img.naturalWidth * zoom, img.getBoundingClientRect().width])"""
 
 
-def _chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
+def _screenshots() -> Any:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import screenshots  # the README script: one browser set-up and one way to pick methods
+    finally:
+        sys.path.pop(0)
+    return screenshots
 
 
 @pytest.fixture
-def browser() -> Any:
+def page(srlab_server: dict[str, Any]) -> Any:
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError as exc:
         pytest.skip(f"playwright (python) is not importable ({exc}); install requirements-dev.txt")
-    exe = _chromium()
+    shots = _screenshots()
+    exe = shots.chromium_path()
     with sync_playwright() as p:
         try:
-            b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS) if exe else p.chromium.launch(args=CHROMIUM_ARGS)
+            b = p.chromium.launch(executable_path=exe, args=shots.CHROMIUM_ARGS) if exe else p.chromium.launch(args=shots.CHROMIUM_ARGS)
         except Error as exc:
             if exe:
                 raise
             pytest.skip(f"no browser: no chromium executable on PATH and playwright has no downloaded browser ({str(exc).splitlines()[0]})")
         try:
-            yield b
+            pg = b.new_page(viewport=shots.VIEWPORT)
+            pg.set_default_timeout(TIMEOUT_MS)
+            pg.goto(srlab_server["url"])
+            pg.wait_for_selector("#input-image input[type=file]", state="attached")
+            yield pg
         finally:
             b.close()
 
 
-def test_compare_in_browser(browser: Any, srlab_server: dict[str, Any], tmp_path: Path) -> None:
-    photo = tmp_path / "astronaut.png"
-    save_image(photo, np.ascontiguousarray(skimage.data.astronaut()[20:276, 130:386]))
-    wanted = ["bicubic", "dnn-espcn", "dnn-fsrcnn"] if srlab_server["shared"] else ["bicubic", "bilinear", "lanczos"]
+def _upload(page: Any, path: Path) -> None:
+    page.set_input_files("#input-image input[type=file]", str(path))
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(srlab_server["url"])
-    page.wait_for_selector("#input-image input[type=file]", state="attached")
-    page.set_input_files("#input-image input[type=file]", str(photo))
-    page.wait_for_selector("#input-image img")  # the upload has arrived and is shown
 
-    # Pick exactly the wanted methods: the checkbox labels end in "(<id>)".
+def _pick(page: Any, ids: list[str]) -> None:
+    """Tick exactly ``ids`` (labels are the methods' labels; the page's choices map them to ids)."""
+    from app.methods import method_choices
+
+    labels = {c.label: c.id for c in method_choices(4)}
     boxes = page.locator("#methods label")
     for i in range(boxes.count()):
         label = boxes.nth(i)
-        method_id = label.inner_text().strip().rsplit("(", 1)[-1].rstrip(")")
-        label.locator("input[type=checkbox]").set_checked(method_id in wanted)
-    checked = page.locator("#methods input[type=checkbox]:checked").count()
-    assert checked == len(wanted)
+        label.locator("input[type=checkbox]").set_checked(labels.get(label.inner_text().strip()) in ids)
 
+
+def _error_badges(page: Any) -> int:
+    return page.locator(".error:visible", has_text="Error").count()
+
+
+def test_non_image_upload_is_answered_on_upload(page: Any, tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("this is not an image\n")
+    t0 = time.monotonic()
+    _upload(page, bogus)
+    page.wait_for_selector("#upload-msg >> text=/notes.png: not an image file/", timeout=10_000)
+    assert time.monotonic() - t0 < 10
+    assert "upload a PNG" in page.inner_text("#upload-msg")
+    page.click("#run")  # pressing Compare anyway: one line in the status, nothing else touched
+    page.wait_for_selector("#status >> text=/upload an image/", timeout=10_000)
+    page.wait_for_timeout(500)
+    assert _error_badges(page) == 0
+
+
+def test_nine_methods_fit_the_page(page: Any, srlab_server: dict[str, Any], tmp_path: Path) -> None:
+    from app.methods import method_choices
+
+    photo = tmp_path / "astronaut.png"
+    save_image(photo, np.ascontiguousarray(skimage.data.astronaut()[0:128, 160:288]))
+    ready = [c.id for c in method_choices(4) if c.ok and c.id != "srgan"]
+    ids = ready[:8] + ["srgan"]  # 9 methods (the 9th at two strengths when fewer are available)
+    _upload(page, photo)
+    page.wait_for_selector("#upload-msg >> text=/128×128/")
+    _pick(page, ids)
+    total = len(ids) + (1 if len(ready) < 8 else 0)
+    if len(ready) < 8:
+        page.locator("#strengths label", has_text="0.5").locator("input").set_checked(True)
     page.click("#run")
-    page.wait_for_selector(f"#status >> text=/Done: {len(wanted)}\\/{len(wanted)} methods/")
-    # HR + LR + one crop per method, labelled.
-    page.wait_for_function(f"document.querySelectorAll('#crops img').length >= {len(wanted) + 2}")
-    crops_text = page.inner_text("#crops")
-    assert "HR (ground truth)" in crops_text and "LR input" in crops_text
+    page.wait_for_selector(f"#status >> text=/Done: {total}\\/{total} methods/")
+    assert page.locator("#crops figure").count() == total + 2  # HR, LR and every method
+    assert page.evaluate(CLIPPED_JS) == []
+    widths = page.evaluate(ZOOM_JS, 4)
+    assert widths and all(abs(want - got) < 1 for want, got in widths)
+    # Clicking a crop keeps the side-by-side (no single-image view replaces it).
+    page.locator("#crops img").nth(3).click()
+    assert page.locator("#crops figure").count() == total + 2
+    # Clicking the locator moves every crop.
+    before = page.get_attribute("#crops img >> nth=0", "src")
+    loc = page.locator("#locator img")
+    loc.scroll_into_view_if_needed()
+    box = loc.bounding_box()
+    loc.click(position={"x": box["width"] * 0.2, "y": box["height"] * 0.8})
+    page.wait_for_function(f"document.querySelector('#crops img').src !== {before!r}")
+    # Error maps on demand, each caption naming its map and its method.
+    page.click("#maps-panel .label-wrap")
+    page.wait_for_selector("#error-maps >> text=/\\|ΔY\\| vs ground truth · Bicubic/")
+    assert page.evaluate(CLIPPED_JS) == []
+    assert _error_badges(page) == 0
+    page.screenshot(path=str(tmp_path / "nine.png"), full_page=True)
+
+
+def test_strengths_side_by_side_and_stale(page: Any, tmp_path: Path) -> None:
+    from srcore.registry import get_method
+
+    if not get_method("srgan").availability(4):
+        pytest.skip("srgan weights not shipped")
+    photo = tmp_path / "cat.png"
+    save_image(photo, np.ascontiguousarray(skimage.data.chelsea()[60:188, 120:248]))
+    _upload(page, photo)
+    page.wait_for_selector("#upload-msg >> text=/128×128/")
+    _pick(page, ["srgan"])
+    page.wait_for_selector("#strengths", state="visible")
+    for label in ("0", "0.5", "1"):
+        page.locator("#strengths label", has_text=label).first.locator("input").set_checked(True)
+    page.click("#run")
+    page.wait_for_selector("#status >> text=/Done: 3\\/3 methods/")
+    captions = page.inner_text("#crops")
+    for a in ("α=0", "α=0.5", "α=1"):
+        assert f"SRGAN (ours) {a}" in captions
     table = page.inner_text("#metrics")
-    for mid in wanted:
-        assert mid in table
-    assert "LPIPS" in table and "PSNR-Y" in table
-    page.wait_for_selector("#downloads :text('.zip')")
-
-    # Clicking the locator moves the crop: the locator is redrawn (new box) and the crops re-rendered.
-    before_loc = page.get_attribute("#locator img", "src")
-    before_crop = page.get_attribute("#crops img >> nth=0", "src")
-    box = page.locator("#locator img").bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.25)
-    page.wait_for_function(f"document.querySelector('#locator img').src !== {before_loc!r}")
-    page.wait_for_function(f"document.querySelector('#crops img').src !== {before_crop!r}")
-    page.wait_for_timeout(500)  # let the new crops paint before the screenshot
-
-    shot = tmp_path / "screenshot-compare.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
+    assert "srgan@0" in table and "srgan@0.5" in table and "srgan@1" in table
+    assert page.inner_text("#stale").strip() == ""
+    page.locator("#strengths label", has_text="0.5").locator("input").set_checked(False)
+    page.wait_for_selector("#stale >> text=/press Compare to update/", timeout=10_000)

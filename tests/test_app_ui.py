@@ -44,7 +44,7 @@ def _upload(tab: CompareTab, photo: Path, mode: str = "reference", scale: int = 
 def _run(tab: CompareTab, photo: Path, methods: list[str], mode: str, scale: int = 4, strengths: list[float] | None = None,
          maps: bool = False) -> list[tuple[Any, ...]]:
     up = _upload(tab, photo, mode, scale)
-    return list(tab.run(up, scale, methods, strengths or [], mode, "bicubic", 50, 0, None, 32, 4, maps, None))
+    return list(tab.run(up, scale, methods, strengths or [], mode, "bicubic", 50, 0, "", None, 32, 4, maps, None))
 
 
 def test_run_streams_one_update_per_method(photo: Path) -> None:
@@ -109,14 +109,14 @@ def test_bad_input_is_one_status_line(photo: Path, tmp_path: Path) -> None:
     assert state is None and image is None and "notes.png: not an image file" in msg and "upload a PNG" in msg
     state, _, msg, _ = tab.on_upload({"path": str(photo), "orig_name": "cat.png"}, 4, "reference", None)
     assert state is None and "cat.png: 120x96 is larger than this server accepts" in msg and "at most 79x63" in msg
-    out = list(CompareTab(AppConfig()).run(None, 4, ["bicubic"], [], "reference", "bicubic", 50, 0, None, 32, 4, False, None))
+    out = list(CompareTab(AppConfig()).run(None, 4, ["bicubic"], [], "reference", "bicubic", 50, 0, "", None, 32, 4, False, None))
     assert len(out) == 1 and "upload an image" in out[0][1]
     assert all(isinstance(v, type(gr.skip())) for i, v in enumerate(out[0]) if i != 1)
     up = _upload(CompareTab(AppConfig()), photo)
-    (fail,) = list(CompareTab(AppConfig()).run(up, 4, [], [], "reference", "bicubic", 50, 0, None, 32, 4, False, None))
+    (fail,) = list(CompareTab(AppConfig()).run(up, 4, [], [], "reference", "bicubic", 50, 0, "", None, 32, 4, False, None))
     assert "choose at least one method" in fail[1]
     tab = CompareTab(AppConfig(max_pixels=20_000))
-    (fail,) = list(tab.run(up, 4, ["bicubic"], [], "upscale", "bicubic", 50, 0, None, 32, 4, False, None))
+    (fail,) = list(tab.run(up, 4, ["bicubic"], [], "upscale", "bicubic", 50, 0, "", None, 32, 4, False, None))
     assert "MP outputs, above this server's limit" in fail[1] and "at most" in fail[1]
 
 
