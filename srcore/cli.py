@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-s", "--scale", type=int, required=True)
     s.add_argument("-o", "--output", required=True, help="output file (file input) or folder (folder input)")
     s.add_argument("--tile", type=int, default=None, help="input tile side for network methods (default: from free memory; 0 = off)")
-    s.add_argument("--strength", type=float, default=None, help="srgan: 0 = PSNR generator ... 1 = GAN generator (default 1)")
+    s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: 0 = PSNR generator ... 1 = GAN generator (default: the method's, srgan 0.75, real-gan 1)")
     s.add_argument("--backend", choices=BACKENDS, default=None,
                    help="where torch networks run: torch (default), onnxruntime, openvino, auto (fastest installed here), "
                         "openvino-bf16 (opt-in: faster, within a few /255 instead of 1/255)")

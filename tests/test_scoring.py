@@ -186,3 +186,18 @@ def test_strength_rule_lets_lpips_choose_only_among_admissible() -> None:
     assert best == 0.75 and list(refused) == [1.0] and "GMSD" in refused[1.0][0]
     best, refused = mod.choose(cands, ref, niqe_margin=0.0, gmsd_margin=0.15, lr_psnr_floor=46.0)
     assert best == 0.5 and set(refused) == {0.75, 1.0}
+
+
+def test_srgan_default_strength_is_the_measured_one() -> None:
+    """srgan's default comes from benchmarks/srgan_strength.py; real-gan keeps the shared Option's default."""
+    from srcore.methods.srgan import SRGAN_DEFAULT_STRENGTH, STRENGTH
+    from srcore.registry import get_method
+
+    srgan = get_method("srgan")
+    assert srgan.options[0].default == SRGAN_DEFAULT_STRENGTH == 0.75
+    assert get_method("real-gan").options[0].default == STRENGTH.default == 1.0
+    if not srgan.availability(4):
+        pytest.skip(srgan.availability(4).reason)
+    lr = skdata.astronaut()[:24, :24]
+    assert np.array_equal(srgan.upscale(lr, 4), srgan.upscale(lr, 4, strength=SRGAN_DEFAULT_STRENGTH))
+    assert not np.array_equal(srgan.upscale(lr, 4), srgan.upscale(lr, 4, strength=1.0))

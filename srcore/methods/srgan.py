@@ -8,7 +8,7 @@ network run whatever alpha, and a smooth trade-off in between.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from srcore.weights import load_card, shipped_file
 from srcore.weights_io import load_state_dict
 
 STRENGTH = Option("strength", 1.0, 0.0, 1.0, "0 = PSNR-trained generator, 1 = GAN-trained; in between interpolates the weights")
+#: ``srgan``'s default strength: the lowest ST-LPIPS-alex on Set14 x4 among strengths whose NIQE is no worse
+#: than ``edsr``'s, GMSD at most 15 % worse and LR-PSNR >= 40 dB (``benchmarks/srgan_strength.py``, numbers in
+#: ``docs/srgan_strength_Set14_x4.json``): 0.875 and 1 have lower LPIPS but fail GMSD (grain).
+SRGAN_DEFAULT_STRENGTH = 0.75
 
 
 @dataclass
@@ -35,6 +39,13 @@ class SRGAN(TorchUpscaler):
     gan_asset: str = "srgan_x4"
     psnr_asset: str = "srgan_x4_psnr"
     train_hint: str = "python -m train.srgan"
+    #: strength used when none is given; each GAN's is chosen by measurement, so it is per method
+    #: (the ``strength`` Option shown in the CLI/UI carries it), not a property of the shared Option
+    default_strength: float = STRENGTH.default
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.options = tuple(replace(o, default=self.default_strength) if o.name == STRENGTH.name else o for o in self.options)
 
     def missing(self, scale: int) -> str | None:
         if shipped_file(self.gan_asset) and shipped_file(self.psnr_asset):
@@ -56,7 +67,7 @@ class SRGAN(TorchUpscaler):
 
     def torch_network(self, scale: int, **options: Any) -> nn.Module:
         """The generator with weights interpolated at ``strength`` (cached for the last two strengths)."""
-        alpha = float(options.get("strength", STRENGTH.default))
+        alpha = float(options.get("strength", self.default_strength))
         if not 0.0 <= alpha <= 1.0:
             raise MethodError(f"{self.id}: strength must be between 0 and 1, got {alpha}")
         alpha = round(alpha, 3)  # cache key granularity
@@ -87,6 +98,7 @@ class SRGAN(TorchUpscaler):
 def srgan_methods() -> list[Upscaler]:
     return [
         SRGAN(id="srgan", label="SRGAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
+              default_strength=SRGAN_DEFAULT_STRENGTH,
               description="Our SRGAN: EDSR-baseline generator fine-tuned with perceptual + adversarial loss; strength dials between PSNR and GAN weights."),
         SRGAN(id="real-gan", label="Real-GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
               gan_asset="real_gan_x4", psnr_asset="real_gan_x4_psnr",
