@@ -18,6 +18,7 @@ from torch import nn
 
 from srcore.models import ESPCN, FSRCNN
 from srcore.models.luma import luma_upscale
+from srcore.pb2onnx import dnn_superres_file, onnx_for_pb, opencv_reads_pb
 from train.tfgraph import export_pb, load_pb_weights, read_graph, torch_state_from_pb
 
 STOCK = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "opencv"
@@ -78,7 +79,7 @@ def _make_model(arch: str, scale: int, last_kernel: int, y: np.ndarray) -> nn.Mo
 
 def _opencv_upsample(pb: Path, algo: str, scale: int, rgb: np.ndarray) -> np.ndarray:
     sr = cv2.dnn_superres.DnnSuperResImpl_create()
-    sr.readModel(str(pb))
+    sr.readModel(str(dnn_superres_file(pb)))  # OpenCV 5.1+: the .pb's ONNX twin
     sr.setModel(algo, scale)
     return np.ascontiguousarray(sr.upsample(np.ascontiguousarray(rgb[..., ::-1]))[..., ::-1])
 
@@ -90,6 +91,10 @@ def _opencv_net(pb: Path, y: np.ndarray) -> np.ndarray:
     ``DnnSuperResImpl`` registers dnn_superres' own DepthToSpace layer (process-wide), which works.
     """
     cv2.dnn_superres.DnnSuperResImpl_create()
+    if not opencv_reads_pb():  # OpenCV 5.1+ has no TF importer: its ONNX twin (NHWC in, NCHW out, as the .pb)
+        net = cv2.dnn.readNetFromONNX(str(onnx_for_pb(pb)))
+        net.setInput(np.ascontiguousarray(y[None, :, :, None]))
+        return net.forward()[0, 0]
     net = cv2.dnn.readNetFromTensorflow(str(pb))
     net.setInput(y[None, None])
     return net.forward()[0, 0]

@@ -57,8 +57,10 @@ def upscaler_for(arch: str, weights: Path, model: nn.Module, scale: int):
     if arch in LUMA_ARCHS:
         import cv2
 
+        from srcore.pb2onnx import dnn_superres_file
+
         sr = cv2.dnn_superres.DnnSuperResImpl_create()
-        sr.readModel(str(weights))
+        sr.readModel(str(dnn_superres_file(weights)))  # OpenCV 5.1+: the .pb's ONNX twin
         sr.setModel(arch, scale)
         return lambda lr: np.ascontiguousarray(sr.upsample(np.ascontiguousarray(lr[..., ::-1]))[..., ::-1])
     from srcore.methods.torch_sr import default_device, run_network

@@ -1,6 +1,7 @@
 """OpenCV ``dnn_superres`` methods: the stock model zoo (``dnn-*``) and our own exported ``.pb`` files.
 
-The networks are TensorFlow frozen graphs run by OpenCV's DNN module. Each (method, scale)
+The networks are TensorFlow frozen graphs run by OpenCV's DNN module; OpenCV 5.1+, which dropped
+the TF importer, gets their ONNX translations instead (:mod:`srcore.pb2onnx`). Each (method, scale)
 network is read once and reused; OpenCV's ``DnnSuperResImpl`` is not safe to share between
 threads, so calls on one network are serialised with a lock.
 """
@@ -18,18 +19,21 @@ import numpy as np
 from srcore.errors import MethodError, ModelFileError
 from srcore.methods.base import Family, Upscaler
 from srcore.paths import ASSETS_DIR
+from srcore.pb2onnx import dnn_superres_file, opencv_reads_pb
 from srcore.tiling import auto_tile, tiled_apply
 from srcore.weights import load_card, locate_verified, missing_reason, shipped_file
 
 PB_UNSUPPORTED = (
-    f"OpenCV {cv2.__version__} can no longer read TensorFlow .pb models (5.1 removed the importer "
-    "dnn_superres used); install 5.0: pip install 'opencv-contrib-python>=5.0,<5.1'"
+    f"OpenCV {cv2.__version__} has no TensorFlow importer (5.1 removed it), and converting the .pb graphs to the "
+    "ONNX its dnn_superres reads needs the onnx and tensorboard packages: pip install onnx tensorboard"
 )
 
 
-def opencv_reads_pb() -> bool:
-    """Whether this OpenCV build still has the TensorFlow importer ``dnn_superres.readModel`` needs for ``.pb``."""
-    return hasattr(cv2.dnn, "readNetFromTensorflow")
+def opencv_can_run() -> bool:
+    """OpenCV <= 5.0 reads the ``.pb`` graphs; 5.1+ reads their ONNX twins (:mod:`srcore.pb2onnx`), if onnx is here."""
+    import importlib.util
+
+    return opencv_reads_pb() or all(importlib.util.find_spec(m) is not None for m in ("onnx", "tensorboard"))
 
 
 @dataclass
@@ -55,7 +59,7 @@ class OpenCVDnn(Upscaler):
         raise NotImplementedError
 
     def blocker(self) -> str | None:
-        return None if opencv_reads_pb() else PB_UNSUPPORTED
+        return None if opencv_can_run() else PB_UNSUPPORTED
 
     def missing(self, scale: int) -> str | None:
         return None if self.model_path(scale) is not None else self.missing_text(scale)
@@ -66,12 +70,12 @@ class OpenCVDnn(Upscaler):
                 path = self.model_path(scale)
                 if path is None:
                     raise MethodError(self.missing_text(scale))
-                if not opencv_reads_pb():
+                if not opencv_can_run():
                     raise MethodError(PB_UNSUPPORTED)
                 sr = cv2.dnn_superres.DnnSuperResImpl_create()
                 try:
-                    sr.readModel(str(path))
-                except cv2.error as exc:
+                    sr.readModel(str(dnn_superres_file(path)))  # the .pb, or on OpenCV 5.1+ its ONNX twin
+                except (cv2.error, ValueError) as exc:
                     raise ModelFileError(f"{path.name}: OpenCV cannot read it as a dnn_superres model ({str(exc).strip().splitlines()[-1][:160]})") from None
                 sr.setModel(self.algo, scale)
                 self._nets[scale] = (sr, threading.Lock())
