@@ -82,3 +82,18 @@ def test_video_bad_clip_is_one_line(client: Any, tmp_path: Path, kind: str, need
         _run(client, path, 2, ["bicubic"], "upscale")
     msg = str(err.value)
     assert needle in msg and "\n" not in msg.strip() and "Traceback" not in msg
+
+
+def test_upload_check_message(tmp_path: Path) -> None:
+    """The tab checks a clip on upload: its facts, or the one line saying why it cannot be used (no run needed)."""
+    from app.config import AppConfig
+    from app.video_tab import VideoLimits, VideoTab
+    from tests.test_video import _audio_only
+
+    tab = VideoTab(AppConfig(), VideoLimits(max_seconds=0.3))
+    assert "not a video file" in tab.on_upload(b"not a video")
+    assert "audio only" in tab.on_upload(_audio_only(tmp_path / "tone.m4a").read_bytes())
+    clip = make_clip.make_clip(tmp_path / "c.mp4", frames=12, size=(32, 24))
+    assert "the limit is 0.3 s" in tab.on_upload(clip.read_bytes())
+    ok = VideoTab(AppConfig()).on_upload(clip.read_bytes())
+    assert ok.startswith("Clip: 32×24, 24 fps") and "aac" in ok
