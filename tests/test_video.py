@@ -273,6 +273,25 @@ def test_make_clip_is_deterministic(tmp_path: Path) -> None:
     assert not np.array_equal(fa[0], fa[1])  # it moves
 
 
+def test_variable_frame_rate(tmp_path: Path) -> None:
+    """Irregular timestamps (a VFR clip: frames at 0, 1, 3, 4, 8, 9 in 1/24 s) come out exactly as they went in."""
+    src = tmp_path / "vfr.mp4"
+    pts = [0, 1, 3, 4, 8, 9]
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=24)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        s.codec_context.time_base = make_clip.Fraction(1, 24)
+        for i, p in enumerate(pts):
+            f = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 40 * i, np.uint8), format="rgb24")
+            f.pts = p
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    out = tmp_path / "vfr_x2.mp4"
+    rc, _, err = run_cli("video", str(src), "-m", "bicubic", "-s", "2", "-o", str(out))
+    assert rc == 0, err
+    assert read_clip(out)["times"] == pytest.approx([p / 24 for p in pts], abs=1e-3) == read_clip(src)["times"]
+
+
 @pytest.mark.slow
 def test_video_memory_script(tmp_path: Path) -> None:
     """benchmarks/video_memory.py runs end to end (tiny clips; the real figure is in benchmarks/README.md)."""
