@@ -2,11 +2,12 @@
 
 Two cases (issue 13): a 256x256 input in *Upscale as is* (the network sees 256x256, returns
 1024x1024) and a 1024x1024 input in *Treat as ground truth* (degraded to 256x256, restored to
-1024x1024 and scored). The app is started as an operator would (``python app.py`` on loopback,
-via ``benchmarks/load.py``'s launcher) once per ``--backends`` entry, with ``SRCORE_BACKEND`` set
-for the server, so the backends are compared through the whole stack. Each method is warmed on a
-small image first (model loading is not latency users feel twice), then each case is timed
-``--runs`` times, one request at a time; the median is reported.
+1024x1024 and scored). The app is started once as an operator would (``python app.py`` on
+loopback, via ``benchmarks/load.py``'s launcher); every request names its backend in the API's
+``backend`` field, and the backends take turns per method and case, so their ratio comes from one
+run on the same server. Each method x backend is warmed on a small image first (model loading and
+runtime compilation are not latency users feel twice), then each case is timed ``--runs`` times,
+one request at a time; the median is reported.
 
     python benchmarks/app_latency.py                                   # every shipped method, torch and auto
     python benchmarks/app_latency.py -m bicubic,edsr --sizes 32,64 --backends auto --runs 1 --json a.json   # CI size
@@ -51,11 +52,11 @@ def shipped_methods(models_dir: Path | None) -> list[str]:
     return [m.id for m in all_methods() if m.availability(4)]
 
 
-def one_request(client: Any, path: Path, method: str, mode: str) -> tuple[float, dict[str, Any]]:
+def one_request(client: Any, path: Path, method: str, mode: str, backend: str) -> tuple[float, dict[str, Any]]:
     from gradio_client import handle_file
 
     t0 = time.perf_counter()
-    report, _ = client.predict(image=handle_file(str(path)), scale=4, methods=[method], mode=mode, api_name="/compare")
+    report, _ = client.predict(image=handle_file(str(path)), scale=4, methods=[method], mode=mode, backend=backend, api_name="/compare")
     return time.perf_counter() - t0, report
 
 
@@ -65,6 +66,7 @@ def run(methods: list[str] | None, backends: list[str], sizes: tuple[int, int], 
 
     from srcore.backends import cpu_info
     from srcore.imageio import save_image
+    from srcore.registry import get_method
 
     load = _launcher()
     methods = methods or shipped_methods(models_dir)
@@ -76,35 +78,42 @@ def run(methods: list[str] | None, backends: list[str], sizes: tuple[int, int], 
         save_image(inputs["warm"], load.make_crop(0, 32))
         save_image(inputs["upscale"], load.make_crop(1, up_size))
         save_image(inputs["reference"], load.make_crop(2, ref_size))
-        for backend in backends:
-            (work / backend).mkdir()
-            server = load.start_server(work / backend, models_dir, time.monotonic() + 300, extra_env={"SRCORE_BACKEND": backend})
-            try:
-                client = Client(server.url, verbose=False)
-                for method in methods:
-                    one_request(client, inputs["warm"], method, "upscale")
-                    for mode in ("upscale", "reference"):
-                        times, error = [], None
-                        for _ in range(runs):
-                            secs, report = one_request(client, inputs[mode], method, mode)
-                            times.append(secs)
-                            error = error or report["results"][0]["error"]
-                        row = {"backend": backend, "method": method, "mode": mode,
-                               "input": f"{up_size if mode == 'upscale' else ref_size}^2", "seconds": statistics.median(times),
-                               "all_seconds": times, "method_seconds": report["results"][0]["seconds"], "error": error}
+        (work / "server").mkdir()
+        server = load.start_server(work / "server", models_dir, time.monotonic() + 300)
+        try:
+            client = Client(server.url, verbose=False)
+            for method in methods:
+                # backends only matter for torch networks; the others are timed once
+                mine = backends if get_method(method).family == "torch" else backends[:1]
+                for backend in mine:
+                    one_request(client, inputs["warm"], method, "upscale", backend)
+                for mode in ("upscale", "reference"):
+                    times: dict[str, list[float]] = {b: [] for b in mine}
+                    last: dict[str, dict[str, Any]] = {}
+                    for _ in range(runs):
+                        for backend in mine:  # interleaved: drift in the machine's load hits every backend alike
+                            secs, report = one_request(client, inputs[mode], method, mode, backend)
+                            times[backend].append(secs)
+                            last[backend] = report["results"][0]
+                    for backend in mine:
+                        r = last[backend]
+                        row = {"backend": backend if len(mine) > 1 else "-", "method": method, "mode": mode,
+                               "input": f"{up_size if mode == 'upscale' else ref_size}^2", "seconds": statistics.median(times[backend]),
+                               "all_seconds": times[backend], "method_seconds": r["seconds"], "error": r["error"]}
                         rows.append(row)
-                        print(f"{backend:<8} {method:<16} {mode:<9} {row['input']:>6}  {row['seconds']:7.2f} s "
-                              f"(method itself {row['method_seconds'] or 0:.2f} s){'  ERROR ' + error if error else ''}", flush=True)
-                client.close()
-            finally:
-                server.stop()
+                        print(f"{row['backend']:<11} {method:<16} {mode:<9} {row['input']:>6}  {row['seconds']:7.2f} s "
+                              f"(method itself {row['method_seconds'] or 0:.2f} s){'  ERROR ' + r['error'] if r['error'] else ''}", flush=True)
+            client.close()
+        finally:
+            server.stop()
     return {"cpu": cpu_info().describe(), "sizes": sizes, "runs": runs, "rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-m", "--methods", help="comma-separated ids (default: every method available at x4)")
-    p.add_argument("--backends", default="torch,auto", help="server backends to compare ($SRCORE_BACKEND; default torch,auto)")
+    p.add_argument("--backends", default="torch-nchw,auto", help="backends to compare for torch networks (default torch-nchw,auto: "
+                   "before issue 13 vs now)")
     p.add_argument("--sizes", default="256,1024", help="upscale-mode side, reference-mode side (default 256,1024)")
     p.add_argument("--runs", type=int, default=1, help="timed requests per method and case (median reported)")
     p.add_argument("--models-dir", default=None, help="stock OpenCV files (default ../shared/models/opencv when present)")

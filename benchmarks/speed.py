@@ -2,7 +2,8 @@
 
 Why this shape: on a shared machine absolute times drift by 2x within minutes, so backends are
 compared *within one run*, interleaved (every repeat visits every method x backend in turn) and
-summarised by the median; the ``auto / torch`` ratio of each network is the issue-13 figure.
+summarised by the median; the ``auto / torch-nchw`` ratio of each network (``torch-nchw`` = the
+torch path before issue 13) is the issue-13 figure.
 Each (method, backend) is warmed first (weights loaded, ONNX exported, runtime compiled) on a
 small input; the first timed repeat of a new size still pays the runtime's plan for that window
 shape, which is why several repeats are taken. Every backend's output is checked against
@@ -34,7 +35,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 DEFAULT_METHODS = "bicubic,espcn,fsrcnn,edsr,srgan"
-DEFAULT_BACKENDS = "torch,onnxruntime,openvino,openvino-bf16,auto"
+DEFAULT_BACKENDS = "torch-nchw,torch,onnxruntime,openvino,openvino-bf16,auto"
+#: Ratios and output checks are against the torch path as it was before issue 13 (eager, NCHW).
+BASELINE = "torch-nchw"
 
 
 def make_input(size: int) -> np.ndarray:
@@ -105,14 +108,15 @@ def run(methods: list[str], backends: list[str], sizes: list[int], scale: int, r
                 outputs.setdefault((m.id, b), out)
         for m, b in combos:
             sec = statistics.median(times[(m.id, b)])
-            ref = outputs.get((m.id, "torch"))
+            base = BASELINE if m.family == "torch" else "torch"
+            ref = outputs.get((m.id, base))
             row = {"method": m.id, "backend": b, "resolved": resolve(b), "size": size, "seconds": sec,
                    "all_seconds": times[(m.id, b)], "out_mp_per_s": (size * scale) ** 2 / 1e6 / sec,
                    "max_diff_vs_torch": None if ref is None else int(np.abs(outputs[(m.id, b)].astype(int) - ref).max())}
             if m.family == "torch":
                 gflop = conv_gflop(m.torch_network(scale, **_opts(m, options)), size, size)
                 row |= {"gflop": gflop, "gflops": gflop / sec, "pct_of_fp32_peak": 100 * gflop / sec / cpu.fp32_peak_gflops}
-                torch_sec = statistics.median(times[(m.id, "torch")]) if (m.id, "torch") in times else None
+                torch_sec = statistics.median(times[(m.id, base)]) if (m.id, base) in times else None
                 row["ratio_vs_torch"] = sec / torch_sec if torch_sec else None
             rows.append(row)
             _print_row(row)
@@ -127,7 +131,7 @@ def _opts(m: Any, options: dict[str, Any]) -> dict[str, Any]:
 def _print_row(r: dict[str, Any]) -> None:
     extra = ""
     if "gflops" in r:
-        ratio = f"{r['ratio_vs_torch']:.2f}x torch" if r.get("ratio_vs_torch") else ""
+        ratio = f"{r['ratio_vs_torch']:.2f}x torch-nchw" if r.get("ratio_vs_torch") else ""
         extra = f"  {r['gflops']:6.1f} GFLOP/s ({r['pct_of_fp32_peak']:4.1f}% of peak)  {ratio}"
     diff = "-" if r["max_diff_vs_torch"] is None else f"{r['max_diff_vs_torch']}/255"
     print(f"{r['method']:<10} {r['backend']:<14} {r['resolved']:<14} {r['size']:>5}^2  {r['seconds']:8.3f} s  "
@@ -158,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown backend(s) {', '.join(bad)} (choose from {', '.join(BACKENDS)})" if bad else "error: --repeats >= 1",
               file=sys.stderr)
         return 2
-    if "torch" not in backends:
-        backends.insert(0, "torch")  # the reference for ratios and output checks
+    if BASELINE not in backends:
+        backends.insert(0, BASELINE)  # the reference for ratios and output checks
     import torch
 
     print(f"CPU: {cpu_info().describe()}; torch threads {torch.get_num_threads()}", flush=True)

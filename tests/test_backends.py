@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from srcore.backends import BACKENDS, available_backends, cpu_info, resolve, use_backend
+from srcore.backends import AUTO_ORDER, BACKENDS, available_backends, cpu_info, resolve, use_backend
 from srcore.errors import MethodError
 from srcore.registry import get_method
 from srcore.tiling import tiled_apply
@@ -69,7 +69,7 @@ def test_export_matches_torch(tmp_path: Path, crop: np.ndarray, mid: str, streng
         assert json.loads(meta["options"]) == {"strength": strength}
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert dims[2].dim_param and dims[3].dim_param  # dynamic H/W
-    ref = method.upscale(crop, 4, tile=0, backend="torch", **opts)
+    ref = method.upscale(crop, 4, tile=0, backend="torch-nchw", **opts)
     assert _maxdiff(_ort_upscale(out, crop), ref) <= 1
 
 
@@ -97,13 +97,14 @@ def test_export_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.Capture
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
 
 
-@pytest.mark.parametrize("backend", RUNTIMES)
+@pytest.mark.parametrize("backend", ["torch", *RUNTIMES])
 @pytest.mark.parametrize("mid", ["edsr", "srgan"])
 def test_backend_output_equals_torch(crop: np.ndarray, mid: str, backend: str) -> None:
+    """Against ``torch-nchw`` (the torch path before issue 13): channels_last torch and the runtimes."""
     method = get_method(mid)
     if not method.availability(4):
         pytest.skip(method.availability(4).reason)
-    ref = method.upscale(crop, 4, tile=0)
+    ref = method.upscale(crop, 4, tile=0, backend="torch-nchw")
     assert _maxdiff(method.upscale(crop, 4, tile=0, backend=backend), ref) <= 1
     # tiled: 12-px tiles, 40-px margin -> fixed windows that slide inwards at the borders
     assert _maxdiff(method.upscale(crop, 4, tile=12, backend=backend), ref) <= 1
@@ -112,9 +113,8 @@ def test_backend_output_equals_torch(crop: np.ndarray, mid: str, backend: str) -
 def test_auto_picks_an_installed_runtime_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    assert resolve("auto") in BACKENDS and resolve(None) == "torch"
-    if cpu_info().kind in ("avx512", "avx2") and "openvino" in available_backends():
-        assert resolve("auto") == "openvino"
+    assert resolve("auto") in BACKENDS and resolve(None) == "torch" and resolve("torch-nchw") == "torch-nchw"
+    assert resolve("auto") == next(b for b in AUTO_ORDER[cpu_info().kind] if b in available_backends())
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("openvino", "onnxruntime") else real(name, *a))
     assert resolve("auto") == "torch"  # no runtime installed: torch, silently

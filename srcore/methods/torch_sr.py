@@ -65,7 +65,7 @@ def run_network(
             return y[0].permute(1, 2, 0).cpu().numpy()
 
     side = auto_tile(bytes_per_pixel, device.type) if tile is None else tile
-    return tiled_apply(run, image, scale, side, margin, fixed_window=current_backend() != "torch")
+    return tiled_apply(run, image, scale, side, margin, fixed_window=current_backend() not in ("torch", "torch-nchw"))
 
 
 @dataclass
