@@ -57,8 +57,8 @@ def ssim_y(output: np.ndarray, reference: np.ndarray, shave: int = 0) -> float:
     _check_pair(output, reference)
     a = _shave(rgb_to_y_bt601(output), shave)
     b = _shave(rgb_to_y_bt601(reference), shave)
-    if min(a.shape) < 7:
-        # SSIM's 11x11 Gaussian window needs some room; on tiny crops fall back to a small window.
+    if min(a.shape) < 11:
+        # SSIM's Gaussian window (sigma 1.5, truncated at 3.5 sigma) is 11x11; on tiny crops fall back to a small window.
         win = max(3, min(a.shape) // 2 * 2 - 1) if min(a.shape) >= 3 else None
         if win is None:
             return float("nan")
