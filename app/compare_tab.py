@@ -359,7 +359,9 @@ class CompareTab:
         if self.cfg.allow_file_models and file_model and file_model.strip():
             fm = file_model.strip()
             ids.append(fm if fm.startswith("file:") else f"file:{fm}")
-        return expand_strengths(parse_methods(ids), [float(a) for a in strengths or []])
+        order = {c.id: i for i, c in enumerate(method_choices(4))}  # registry order, whatever order they were ticked in
+        ids = sorted(parse_methods(ids), key=lambda m: order.get(m, len(order)))
+        return expand_strengths(ids, [float(a) for a in strengths or []])
 
     def run(
         self,
@@ -492,45 +494,43 @@ class CompareTab:
         if session.maps_html is not None:
             return session.maps_html
         prep = session.prepared
-        rows: dict[str, list[tuple[np.ndarray, str, str]]] = {}
+        errors: list[tuple[np.ndarray, str, str]] = []
         lpips_maps: dict[str, np.ndarray] = {}
         metric = None
         for r in session.results:
-            if not r.ok:
+            if not r.ok or prep.hr is None:
                 continue
-            items = rows.setdefault(r.method_id, [])
-            if prep.hr is not None:
-                items.append((render.colorize(error_map_y(r.output, prep.hr), render.ERROR_VMAX),
-                              f"|ΔY| vs ground truth · {r.label}", f"absolute luma error, 0–{render.ERROR_VMAX:.0f} levels"))
-                if session.variant:
-                    try:
-                        metric = metric or get_lpips_metric()
-                        lpips_maps[r.method_id] = metric.spatial_map(r.output, prep.hr)
-                    except ValueError:
-                        pass  # too small for the LPIPS network; the |ΔY| map still stands
+            errors.append((render.colorize(error_map_y(r.output, prep.hr), render.ERROR_VMAX), f"|ΔY| · {r.label}",
+                           f"absolute luma error against the ground truth, 0–{render.ERROR_VMAX:.0f} levels"))
+            if session.variant:
+                try:
+                    metric = metric or get_lpips_metric()
+                    lpips_maps[r.method_id] = metric.spatial_map(r.output, prep.hr)
+                except ValueError:
+                    pass  # too small for the LPIPS network; the |ΔY| map still stands
+        labels = {r.method_id: r.label for r in session.results}
         vmax = render.shared_vmax(lpips_maps.values())
-        for mid, lm in lpips_maps.items():
-            label = next(r.label for r in session.results if r.method_id == mid)
-            rows[mid].append((render.colorize(lm, vmax), f"{session.variant} map · {label}", f"spatial LPIPS, 0–{vmax:.2f}"))
+        lpips_items = [(render.colorize(lm, vmax), f"{session.variant} map · {labels[mid]}", f"spatial LPIPS, 0–{vmax:.2f}")
+                       for mid, lm in lpips_maps.items()]
         arts: dict[str, tuple[np.ndarray, str]] = {}
         for r in session.gan_results():
             base = psnr_counterpart(r.method_id.partition("@")[0])
             psnr_out = self._counterpart_output(session, base)  # type: ignore[arg-type]
             if psnr_out is not None:
                 arts[r.method_id] = (artefact_map(r.output, psnr_out), base)  # type: ignore[arg-type]
+        art_items = []
         if arts:
             ceiling = max(float(np.percentile(a, 99)) for a, _ in arts.values()) or 1.0
-            for mid, (amap, base) in arts.items():
-                label = next(r.label for r in session.results if r.method_id == mid)
-                rows.setdefault(mid, []).append((render.colorize(normalise_map(amap, ceiling), 1.0),
-                                                 f"Artefact map vs {base} · {label}", ARTEFACT_CAPTION.format(gan=mid, psnr=base)))
-        labels = {r.method_id: r.label for r in session.results}
-        legend = ("Dark = close to the ground truth, bright = where the method fails. |ΔY| maps share one fixed scale; "
-                  "LPIPS maps one scale per run.") if prep.hr is not None else ""
-        if arts:
-            legend += (" Artefact maps: bright = texture the GAN invented or changed abruptly compared with its PSNR-trained "
-                       "counterpart (likely grain or artefacts); dark = agrees with it. No ground truth needed.")
-        session.maps_html = render.maps_html([(labels[mid], items) for mid, items in rows.items() if items], legend.strip())
+            art_items = [(render.colorize(normalise_map(amap, ceiling), 1.0), f"Artefact map · {labels[mid]} vs {base}",
+                          ARTEFACT_CAPTION.format(gan=mid, psnr=base)) for mid, (amap, base) in arts.items()]
+        session.maps_html = render.maps_html([
+            ("|ΔY| against the ground truth", f"Dark = close to the ground truth, bright = where the method fails; one fixed "
+             f"scale for all methods (0–{render.ERROR_VMAX:.0f} luma levels).", errors),
+            (f"{session.variant} maps", f"Where the perceptual distance comes from; one scale for this run (0–{vmax:.2f}).", lpips_items),
+            ("Artefact maps (GAN methods)", "How to read: bright = texture the GAN invented or changed abruptly compared with "
+             "the output of its PSNR-trained counterpart (likely grain or artefacts); dark = agrees with it. Needs no ground truth, "
+             "so it works in both modes; one scale for all GAN results of this run.", art_items),
+        ])
         return session.maps_html
 
     def _counterpart_output(self, session: CompareSession, base: str) -> np.ndarray | None:

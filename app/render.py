@@ -31,7 +31,7 @@ BEST_CSS = "background-color: #bbf7d0; color: #14532d; font-weight: 700"
 #: The locator is drawn at about this size whatever the input's: big enough to aim at, small enough to see whole.
 LOCATOR_SIDE = 720
 #: Error/artefact maps are shown at most this wide (they show *where*, not pixel detail).
-MAP_SIDE = 360
+MAP_SIDE = 256
 
 COL_METHOD, COL_ID = "Method", "id"
 COL_SECONDS, COL_SIZE, COL_ERROR = "Seconds ↓", "Output size", "Error"
@@ -205,18 +205,24 @@ def thumbnail(rgb: np.ndarray, side: int = MAP_SIDE) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
-def maps_html(rows: Sequence[tuple[str, Sequence[tuple[np.ndarray, str, str]]]], legend: str = "") -> str:
-    """Error/artefact maps, one row per method: (method label, [(coloured map, caption, tooltip), ...])."""
+def maps_html(groups: Sequence[tuple[str, str, Sequence[tuple[np.ndarray, str, str]]]]) -> str:
+    """Error/artefact maps grouped by kind: (heading, how to read it, [(coloured map, caption, tooltip), ...]).
+
+    One wrapped grid per kind, so N methods take rows of several maps rather than one row each,
+    and maps of the same kind (same colour scale) sit side by side.
+    """
     out = []
-    for label, maps in rows:
+    for heading, legend, maps in groups:
+        if not maps:
+            continue
         figs = []
         for m, cap, tip in maps:
             t = thumbnail(m)
             figs.append(figure_html(png_data_uri(t), t.shape[1], t.shape[0], cap, title=tip))
-        out.append(f"<div class='srlab-maprow'><div class='srlab-maplabel'>{html.escape(label)}</div>"
+        note = f"<div class='srlab-note'>{html.escape(legend)}</div>" if legend else ""
+        out.append(f"<div class='srlab-maprow'><div class='srlab-maplabel'>{html.escape(heading)}</div>{note}"
                    f"<div class='srlab-grid'>{''.join(figs)}</div></div>")
-    note = f"<div class='srlab-note'>{html.escape(legend)}</div>" if legend else ""
-    return f"<div class='srlab-maps'>{''.join(out)}</div>{note}"
+    return f"<div class='srlab-maps'>{''.join(out)}</div>"
 
 
 def locator_image(image: np.ndarray, box: tuple[int, int, int, int], factor: float, side: int = LOCATOR_SIDE) -> tuple[np.ndarray, float]:

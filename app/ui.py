@@ -38,6 +38,7 @@ CSS = """
 .srlab-table th, .srlab-table td { border: 1px solid var(--border-color-primary); padding: 4px 8px; text-align: left; }
 .srlab-table th { white-space: normal; vertical-align: bottom; background: var(--background-fill-secondary); }
 .srlab-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.srlab-table td code { white-space: nowrap; }
 .srlab-table td.best { background-color: #bbf7d0; color: #14532d; font-weight: 700; }
 .srlab-note { font-size: 0.85em; color: var(--body-text-color-subdued); margin-top: 4px; }
 .srlab-error { color: #b91c1c; font-weight: 600; border-left: 3px solid #b91c1c; padding: 4px 8px; background: #fef2f2; }

@@ -50,13 +50,15 @@ def _launcher() -> ModuleType:
     return mod
 
 
-def pick_methods(page: Any, wanted: list[str]) -> None:
-    """Tick exactly ``wanted`` in the Compare tab's method list (checkbox labels end in "(<id>)")."""
+def pick_methods(page: Any, wanted: list[str], scale: int = 4) -> None:
+    """Tick exactly ``wanted`` in the Compare tab's method list (checkboxes show labels; the app's own choices map them to ids)."""
+    from app.methods import method_choices
+
+    ids = {c.label: c.id for c in method_choices(scale)}
     boxes = page.locator("#methods label")
     for i in range(boxes.count()):
         label = boxes.nth(i)
-        method_id = label.inner_text().strip().rsplit("(", 1)[-1].rstrip(")")
-        label.locator("input[type=checkbox]").set_checked(method_id in wanted)
+        label.locator("input[type=checkbox]").set_checked(ids.get(label.inner_text().strip()) in wanted)
 
 
 def pick_strengths(page: Any, alphas: list[str]) -> None:
@@ -81,9 +83,11 @@ def run_compare(page: Any, url: str, photo: Path, methods: list[str] | None, map
             page.wait_for_selector("#strengths", state="visible")
             pick_strengths(page, alphas)
     page.click("#run")
-    page.wait_for_selector("#status >> text=/Done: \\d+\\/\\d+ methods/")
+    page.wait_for_selector("#status >> text=/Done: \\d+\\/\\d+ methods|⚠/")
+    if page.locator("#status .srlab-error").count():
+        raise RuntimeError(f"the run failed: {page.inner_text('#status')}")
     if maps:
-        page.click("#maps-panel button, #maps-panel .label-wrap")
+        page.click("#maps-panel .label-wrap")
         page.wait_for_selector("#error-maps img")
     page.wait_for_timeout(800)  # let the last pictures paint
 

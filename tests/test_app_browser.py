@@ -82,14 +82,7 @@ def _upload(page: Any, path: Path) -> None:
 
 
 def _pick(page: Any, ids: list[str]) -> None:
-    """Tick exactly ``ids`` (labels are the methods' labels; the page's choices map them to ids)."""
-    from app.methods import method_choices
-
-    labels = {c.label: c.id for c in method_choices(4)}
-    boxes = page.locator("#methods label")
-    for i in range(boxes.count()):
-        label = boxes.nth(i)
-        label.locator("input[type=checkbox]").set_checked(labels.get(label.inner_text().strip()) in ids)
+    _screenshots().pick_methods(page, ids)
 
 
 def _error_badges(page: Any) -> int:
@@ -141,7 +134,7 @@ def test_nine_methods_fit_the_page(page: Any, srlab_server: dict[str, Any], tmp_
     page.wait_for_function(f"document.querySelector('#crops img').src !== {before!r}")
     # Error maps on demand, each caption naming its map and its method.
     page.click("#maps-panel .label-wrap")
-    page.wait_for_selector("#error-maps >> text=/\\|ΔY\\| vs ground truth · Bicubic/")
+    page.wait_for_selector("#error-maps >> text=/\\|ΔY\\| · Bicubic/")
     assert page.evaluate(CLIPPED_JS) == []
     assert _error_badges(page) == 0
     page.screenshot(path=str(tmp_path / "nine.png"), full_page=True)

@@ -63,7 +63,7 @@ def test_run_streams_one_update_per_method(photo: Path) -> None:
     for caption in ("Ground truth", "LR input", "Bicubic", "Bilinear", "Nearest neighbour"):
         assert f"{caption}<br>" in crops
     # The maps panel was open, so the last update carries |ΔY| (and LPIPS) maps naming their method.
-    assert panel["visible"] is True and "|ΔY| vs ground truth · Bicubic" in maps
+    assert panel["visible"] is True and "|ΔY| · Bicubic" in maps and "|ΔY| against the ground truth" in maps
     assert side_a["value"] == "LR input (nearest ×4)" and side_b["value"] in side_b["choices"]
     assert isinstance(updates[1][11], type(gr.skip()))  # downloads only once everything is done
     names = {Path(f).name for f in files}
@@ -139,7 +139,7 @@ def test_strengths_run_side_by_side(photo: Path) -> None:
     a, b = (r.metrics["psnr_y"] for r in session.results)
     assert a > b  # α = 0 is the PSNR network
     maps = tab.maps_view(session)
-    assert "Artefact map vs edsr · SRGAN (ours) α=1" in maps
+    assert "Artefact map · SRGAN (ours) α=1 vs edsr" in maps
 
 
 def test_jpeg_upload_gets_a_quality_note(tmp_path: Path) -> None:
