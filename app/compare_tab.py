@@ -401,7 +401,7 @@ class CompareTab:
         session = CompareSession(prep, img.name, workspace.new_run_dir("compare"), variant=variant,
                                  center=render.detail_center(ref, int(crop)), crop=int(crop), zoom=int(zoom),
                                  input_size=upload.get("size") or "")
-        extra = [jpeg_note(upload.get("jpeg_quality"))] if m == "upscale" else []
+        extra: list[str] = []  # the JPEG note stays under the upload (shown once, where the picture is)
         slider_pair: tuple[str, str] | None = None
         yield self._view(session, len(specs), False, extra, slider_pair, first=True)
         for res in run_specs(prep, specs, lpips_fn, self.cfg.allow_file_models, engine):
