@@ -50,15 +50,16 @@ from app.inputs import (
 )
 from app.messages import public_text, user_errors
 from app.methods import (
+    DEFAULT_STRENGTH,
     REAL_PHOTO_METHODS,
     SCALES,
-    STRENGTHS,
     checkbox_choices,
     default_methods,
     expand_strengths,
     method_choices,
     method_label,
     on_scale,
+    strength_choices,
     strength_methods,
     unavailable_html,
 )
@@ -353,7 +354,7 @@ class CompareTab:
     def on_degradation(self, kind: str) -> tuple[Any, Any]:
         return gr.update(visible=kind == "jpeg"), gr.update(visible=kind == "realistic")
 
-    def specs(self, methods: list[str] | None, strengths: list[float] | None, file_model: str | None) -> list[str]:
+    def specs(self, methods: list[str] | None, strengths: list[str] | None, file_model: str | None) -> list[str]:
         """The chosen methods as run specs: ``id``, ``id@α`` per chosen strength, plus the operator-allowed file model."""
         ids = list(methods or [])
         if self.cfg.allow_file_models and file_model and file_model.strip():
@@ -361,14 +362,14 @@ class CompareTab:
             ids.append(fm if fm.startswith("file:") else f"file:{fm}")
         order = {c.id: i for i, c in enumerate(method_choices(4))}  # registry order, whatever order they were ticked in
         ids = sorted(parse_methods(ids), key=lambda m: order.get(m, len(order)))
-        return expand_strengths(ids, [float(a) for a in strengths or []])
+        return expand_strengths(ids, list(strengths or []))
 
     def run(
         self,
         upload: dict[str, Any] | None,
         scale: int,
         methods: list[str] | None,
-        strengths: list[float] | None,
+        strengths: list[str] | None,
         mode: str,
         degradation: str | None,
         quality: float | None,
@@ -578,7 +579,7 @@ class CompareTab:
                     gr.Examples([[str(p)] for p in sorted(examples_dir.iterdir()) if p.suffix in {".png", ".jpg"}], inputs=[image],
                                 label="Examples (scikit-image; chelsea_q60 is a JPEG)", examples_per_page=8)
                 methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=chosen, label="Methods", elem_id="methods")
-                strengths = gr.CheckboxGroup([(f"{a:g}", a) for a in STRENGTHS], value=[1.0], elem_id="strengths",
+                strengths = gr.CheckboxGroup(strength_choices(), value=[DEFAULT_STRENGTH], elem_id="strengths",
                                              label="GAN strength α: one result per α (0 = PSNR network, 1 = full GAN)",
                                              visible=any(m in strength_methods() for m in chosen))
                 with gr.Accordion("More settings", open=False, elem_id="more-settings"):

@@ -78,13 +78,22 @@ def strength_methods() -> list[str]:
     return [m.id for m in all_methods() if m.options]
 
 
-def expand_strengths(ids: list[str], strengths: list[float] | None) -> list[str]:
-    """Each chosen method with a strength becomes one ``id@α`` per chosen α (default: its default α)."""
+DEFAULT_STRENGTH = "default"
+
+
+def strength_choices() -> list[tuple[str, str]]:
+    """The strength picker's (label, value) pairs: each method's own default α, then fixed α values."""
+    return [("its default", DEFAULT_STRENGTH), *((f"{a:g}", f"{a:g}") for a in STRENGTHS)]
+
+
+def expand_strengths(ids: list[str], strengths: list[str | float] | None) -> list[str]:
+    """Each chosen method with a strength becomes one ``id@α`` per chosen α ("default" = the method's own, e.g. 0.75 for srgan)."""
     out: list[str] = []
     for mid in ids:
         m = None if mid.startswith("file:") or "@" in mid else _maybe_method(mid)
         if m is not None and m.options:
-            alphas = sorted(set(strengths or [])) or [m.options[0].default]
+            picked = [m.options[0].default if str(a) == DEFAULT_STRENGTH else float(a) for a in (strengths or [])]
+            alphas = sorted(set(picked)) or [m.options[0].default]
             out += [f"{mid}@{a:g}" for a in alphas]
         else:
             out.append(mid)

@@ -151,6 +151,7 @@ def test_strengths_side_by_side_and_stale(page: Any, tmp_path: Path) -> None:
     page.wait_for_selector("#upload-msg >> text=/128×128/")
     _pick(page, ["srgan"])
     page.wait_for_selector("#strengths", state="visible")
+    page.locator("#strengths label", has_text="its default").locator("input").set_checked(False)
     for label in ("0", "0.5", "1"):
         page.locator("#strengths label", has_text=label).first.locator("input").set_checked(True)
     page.click("#run")

@@ -41,7 +41,7 @@ def _upload(tab: CompareTab, photo: Path, mode: str = "reference", scale: int = 
     return state
 
 
-def _run(tab: CompareTab, photo: Path, methods: list[str], mode: str, scale: int = 4, strengths: list[float] | None = None,
+def _run(tab: CompareTab, photo: Path, methods: list[str], mode: str, scale: int = 4, strengths: list[str] | None = None,
          maps: bool = False) -> list[tuple[Any, ...]]:
     up = _upload(tab, photo, mode, scale)
     return list(tab.run(up, scale, methods, strengths or [], mode, "bicubic", 50, 0, "", None, 32, 4, maps, None))
@@ -125,14 +125,16 @@ def test_strengths_run_side_by_side(photo: Path) -> None:
 
     if not get_method("srgan").availability(4):
         pytest.skip("srgan weights not shipped")
-    assert expand_strengths(["bicubic", "srgan"], [0.0, 1.0]) == ["bicubic", "srgan@0", "srgan@1"]
+    assert expand_strengths(["bicubic", "srgan"], ["0", "1"]) == ["bicubic", "srgan@0", "srgan@1"]
+    default = get_method("srgan").options[0].default  # "its default": the method's own α, whatever it is
+    assert expand_strengths(["srgan"], ["default"]) == expand_strengths(["srgan"], []) == [f"srgan@{default:g}"]
     assert parse_spec("srgan@0.50").options == {"strength": 0.5} and parse_spec("srgan@0.5").spec == "srgan@0.5"
     with pytest.raises(SRError, match="between 0 and 1"):
         parse_spec("srgan@2")
     with pytest.raises(SRError, match="no strength setting"):
         parse_spec("edsr@0.5")
     tab = CompareTab(AppConfig())
-    session = _run(tab, photo, ["srgan"], "reference", strengths=[0.0, 1.0])[-1][0]
+    session = _run(tab, photo, ["srgan"], "reference", strengths=["0", "1"])[-1][0]
     ids = [r.method_id for r in session.results]
     labels = [r.label for r in session.results]
     assert ids == ["srgan@0", "srgan@1"] and labels == ["SRGAN (ours) α=0", "SRGAN (ours) α=1"]
