@@ -18,7 +18,6 @@ from gradio_client import handle_file
 from pandas.io.formats.style import Styler
 
 from app import render
-from app.compare_tab import lpips_for, report_json, run_specs
 from app.config import AppConfig
 from app.inputs import (
     check_output_size,
@@ -31,6 +30,7 @@ from app.inputs import (
     parse_scale,
 )
 from app.messages import user_errors
+from app.runner import lpips_for, report_json, run_specs
 from srcore.compare import Comparison, prepare
 from srcore.registry import method_ids
 

@@ -43,7 +43,6 @@ from app.inputs import (
     parse_backend,
     parse_methods,
     parse_scale,
-    parse_spec,
     safe_name,
     safe_stem,
     upload_source,
@@ -57,12 +56,12 @@ from app.methods import (
     default_methods,
     expand_strengths,
     method_choices,
-    method_label,
     on_scale,
     strength_choices,
     strength_methods,
     unavailable_html,
 )
+from app.runner import lpips_for, report_json, run_specs
 from srcore.artefacts import CAPTION as ARTEFACT_CAPTION
 from srcore.artefacts import artefact_map, normalise_map, psnr_counterpart
 from srcore.compare import Comparison, MethodResult, Prepared, get_lpips_metric, prepare, run_one
@@ -204,57 +203,6 @@ class CompareSession:
                 z.write(f, f.name)
         os.replace(d / ".zip.tmp", archive)
         return [str(archive), *(str(o) for o in outputs)]
-
-
-def report_json(comp: Comparison, name: str, input_size: str) -> dict[str, Any]:
-    """``Comparison.to_json()`` for people outside the server: paths hidden, and both sizes said plainly.
-
-    srcore's ``input_size`` is what the methods got (the LR, in reference mode); a user thinks of
-    the picture they uploaded, so ``input_size`` here is the upload's size and ``lr_size`` the LR's.
-    """
-    report = comp.to_json()
-    report["notes"] = [public_text(n) for n in report["notes"]]
-    report["lr_size"] = report.get("input_size")
-    report["input_size"] = input_size or report["lr_size"]
-    report["input_name"] = name
-    for row in report["results"]:
-        if row.get("error"):
-            row["error"] = public_text(row["error"])
-    return report
-
-
-def run_specs(
-    prep: Prepared, specs: list[str], lpips_fn: Any, allow_files: bool, backend: str | None = None,
-) -> Iterator[MethodResult]:
-    """Run each ``id`` or ``id@α`` on a prepared input (srcore's ``run_one``), named for the page.
-
-    ``id@α`` runs the method with its strength at α and keeps the spec as the result's id, so one
-    comparison can hold several strengths; the label says α.
-    """
-    for text in specs:
-        try:
-            spec = parse_spec(text)
-        except SRError as exc:
-            yield MethodResult(text, text, error=str(exc))
-            continue
-        res = run_one(spec.method_id, prep, lpips_fn, spec.options, None, allow_files, model_dirs(), backend)
-        if spec.options:
-            res.method_id, res.label = spec.spec, method_label(spec.spec, res.label)
-        if res.error:
-            res.error = public_text(res.error)
-        yield res
-
-
-def lpips_for(prep: Prepared) -> tuple[Any, str | None]:
-    """The shared LPIPS metric for a reference run (None and a note when it cannot be had, as srcore's compare)."""
-    if prep.hr is None:
-        return None, None
-    try:
-        metric = get_lpips_metric()
-        return metric, metric.variant
-    except Exception as exc:  # LPIPS is optional: report it, keep the other metrics
-        prep.notes.append(f"LPIPS not computed: {exc}")
-        return None, None
 
 
 def jpeg_note(quality: int | None) -> str:

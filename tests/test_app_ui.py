@@ -18,12 +18,13 @@ import skimage.data
 
 from app import render
 from app.bench_tab import BenchTab, extract_zip, resolve_folder
-from app.compare_tab import CompareSession, CompareTab, report_json
+from app.compare_tab import CompareSession, CompareTab
 from app.config import AppConfig, parse_args
 from app.inputs import jpeg_quality, normalize_mode, parse_scale, parse_spec, safe_name
 from app.messages import public_text
 from app.methods import checkbox_choices, default_methods, expand_strengths, unavailable_html
 from app.models_tab import all_cards
+from app.runner import report_json
 from srcore.errors import SRError
 from srcore.imageio import save_image
 
