@@ -21,7 +21,7 @@ def test_speed_script_small(tmp_path: Path) -> None:
     out = tmp_path / "speed.json"
     cmd = [sys.executable, "benchmarks/speed.py", "--sizes", "24", "-m", "bicubic,edsr", "--backends", "torch,auto",
            "--repeats", "1", "--json", str(out)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "CPU: " in proc.stdout and "torch threads" in proc.stdout
     res = json.loads(out.read_text())
