@@ -378,8 +378,8 @@ class CompareTab:
         """Every output of a run step (order as ``build`` wires them); unchanged heavy parts are skipped."""
         keys = list(s.images())
         a, b = pair or self._slider_pair(s)
-        maps_label = ("Error maps: |ΔY| and LPIPS per method; artefact maps for GAN methods (open to compute)"
-                      if s.mode == "reference" else "Artefact maps for GAN methods (open to compute)")
+        maps_label = ("Error maps: |ΔY| and LPIPS per method; artefact maps for GAN methods (computed when opened)"
+                      if s.mode == "reference" else "Artefact maps for GAN methods (computed when opened)")
         return (
             s,
             _status(s, total, done, extra),
