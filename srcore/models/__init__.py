@@ -7,8 +7,9 @@ from torch import nn
 from srcore.models.edsr import EDSR
 from srcore.models.espcn import ESPCN
 from srcore.models.fsrcnn import FSRCNN
+from srcore.models.unet import AutoEncoder, UNet
 
-ARCHS: dict[str, type[nn.Module]] = {"edsr": EDSR, "espcn": ESPCN, "fsrcnn": FSRCNN}
+ARCHS: dict[str, type[nn.Module]] = {"edsr": EDSR, "espcn": ESPCN, "fsrcnn": FSRCNN, "unet": UNet, "autoencoder": AutoEncoder}
 #: Architectures that work on the luma channel only (as OpenCV dnn_superres runs them).
 LUMA_ARCHS = {"espcn", "fsrcnn"}
 
@@ -24,4 +25,4 @@ def build_model(arch: str, scale: int, /, **config: object) -> nn.Module:
     return cls(scale=scale, **config)  # type: ignore[call-arg]
 
 
-__all__ = ["ARCHS", "EDSR", "ESPCN", "FSRCNN", "LUMA_ARCHS", "build_model"]
+__all__ = ["ARCHS", "EDSR", "ESPCN", "FSRCNN", "LUMA_ARCHS", "AutoEncoder", "UNet", "build_model"]
