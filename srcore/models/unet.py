@@ -4,7 +4,10 @@ Both run in LR space and end in an EDSR-style conv + pixel-shuffle tail, instead
 bicubic-upsampled image as the seed project did. Why: on this 2-core CPU the same network on the
 x4-upsampled input costs 16x the pixels; measured on one 96-px HR patch (24-px LR) per forward pass,
 see the README ("Which loss?"). ``skips=False`` is the autoencoder: every bit of detail has to pass
-through the 4x-downsampled bottleneck, which is what the comparison with the U-Net is about.
+through the 4x-downsampled bottleneck, which is what the comparison with the U-Net is about. Both
+predict a residual over a bicubic upsampling of the input (as VDSR): without it, 1 000 CPU steps of
+the U-Net with MSE stayed below bicubic (Set5 28.12 dB vs 28.42); the bicubic base is no shortcut
+through the network, so the autoencoder still has no skip connections.
 
 Tiling: two stride-2 levels make the output depend on the input's position modulo 4, so the forward
 pass replicate-pads any input to a multiple of 4 (``MULTIPLE_OF``) and crops the output back, and a
@@ -68,7 +71,8 @@ class UNetSR(nn.Module):
         d1 = self.dec1(torch.cat([d1, e1], 1) if self.skips else d1)
         d0 = self.up1(d1)
         d0 = self.dec0(torch.cat([d0, e0], 1) if self.skips else d0)
-        return (self.tail(d0) + 0.5)[..., : h * self.scale, : w * self.scale]
+        base = nn.functional.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return (self.tail(d0) + base)[..., : h * self.scale, : w * self.scale]
 
 
 class UNet(UNetSR):
