@@ -81,6 +81,14 @@ def _add_degrade_args(s: argparse.ArgumentParser, what: str) -> None:
     s.add_argument("--jpeg-quality", type=int, default=None, help="JPEG quality of --degrade jpeg (default 50)")
 
 
+def _add_backend_arg(s: argparse.ArgumentParser) -> None:
+    from srcore.backends import BACKENDS
+
+    s.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="where torch networks run: torch (default), onnxruntime, openvino, auto (fastest installed here), "
+                        "openvino-bf16 (opt-in: faster, within a few /255 instead of 1/255)")
+
+
 # ------------------------------------------------------------------------------------ commands
 
 
@@ -318,8 +326,6 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from srcore.backends import BACKENDS
-
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--models-dir", help="folder searched first for model files (also: env SRCORE_MODELS)")
     p = argparse.ArgumentParser(prog="python -m srcore", description="SR Lab core: upscale, compare and benchmark super-resolution methods.")
@@ -336,9 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="output file (file input) or folder (folder input)")
     s.add_argument("--tile", type=int, default=None, help="input tile side for network methods (default: from free memory; 0 = off)")
     s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: 0 = PSNR generator ... 1 = GAN generator (default: the method's, srgan 0.75, real-gan 1)")
-    s.add_argument("--backend", choices=BACKENDS, default=None,
-                   help="where torch networks run: torch (default), onnxruntime, openvino, auto (fastest installed here), "
-                        "openvino-bf16 (opt-in: faster, within a few /255 instead of 1/255)")
+    _add_backend_arg(s)
     s.set_defaults(func=cmd_upscale)
 
     s = sub.add_parser("compare", parents=[common], help="run several methods on one image and score them")
@@ -357,9 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
     _add_degrade_args(s, "the input (reference mode)")
-    s.add_argument("--backend", choices=BACKENDS, default=None,
-                   help="where torch networks run: torch (default), onnxruntime, openvino, auto (fastest installed here), "
-                        "openvino-bf16 (opt-in: faster, within a few /255 instead of 1/255)")
+    _add_backend_arg(s)
     s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("bench", parents=[common], help="benchmark methods on a dataset folder")
@@ -373,9 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
     _add_degrade_args(s, "HR images (folders with LR/ keep their LR unless jpeg/realistic)")
-    s.add_argument("--backend", choices=BACKENDS, default=None,
-                   help="where torch networks run: torch (default), onnxruntime, openvino, auto (fastest installed here), "
-                        "openvino-bf16 (opt-in: faster, within a few /255 instead of 1/255)")
+    _add_backend_arg(s)
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("export", parents=[common], help="export a network method to ONNX (opset 17+, dynamic H/W, metadata)")
@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-s", "--scale", type=int, required=True)
     s.add_argument("--format", choices=["onnx"], default="onnx", help="onnx (read by onnxruntime, OpenVINO, TensorRT, OpenCV 5, ...)")
     s.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    s.add_argument("--strength", type=float, default=None, help="srgan: bake this strength into the weights (default 1)")
+    s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: bake this strength into the weights (default: the method's, srgan 0.75, real-gan 1)")
     s.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer)")
     s.set_defaults(func=cmd_export)
 
@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
     _add_degrade_args(s, "each frame (reference mode)")
-    s.add_argument("--backend", choices=BACKENDS, default=None, help="where torch networks run (as for upscale)")
+    _add_backend_arg(s)
     s.set_defaults(func=cmd_video)
 
     s = sub.add_parser("download", parents=[common], help="fetch model files (SHA-256 checked) into the cache")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import warnings
 import weakref
@@ -74,6 +75,8 @@ def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] |
 
     if opset < 17:
         raise SRError(f"--opset {opset}: use 17 or newer")
+    if out.is_dir():
+        raise SRError(f"{out}: is a folder; give the .onnx file to write")
     method = get_method(method_id)
     if method.family != "torch" or not hasattr(method, "torch_network"):
         raise MethodError(f"{method.id} is not a network method that can be exported (export: the torch methods and file: models)")
@@ -97,6 +100,14 @@ def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] |
     }
     onnx.helper.set_model_props(model, meta)
     model.doc_string = f"{method.label} x{scale}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(out))
+    # a temporary name, renamed when complete: a failed or interrupted export leaves nothing half-written
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(model, str(tmp))
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise SRError(f"{out}: cannot write the ONNX file ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return meta

@@ -93,8 +93,10 @@ def test_export_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.Capture
     assert main(["export", "bicubic", "-s", "4", "-o", str(tmp_path / "x.onnx")]) == 2
     assert main(["export", "edsr", "-s", "3", "-o", str(tmp_path / "x.onnx")]) == 2
     assert main(["export", "edsr", "-s", "4", "--opset", "13", "-o", str(tmp_path / "x.onnx")]) == 2
+    assert main(["export", "edsr", "-s", "4", "-o", str(tmp_path)]) == 2  # a folder, not a file
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+    assert len(err) == 4 and all(line.startswith("error: ") for line in err)
+    assert list(tmp_path.iterdir()) == []  # nothing (half-)written
 
 
 _REFS: dict[str, np.ndarray] = {}  # torch-nchw outputs, shared by the parametrised cases (the crop is fixed)
