@@ -132,7 +132,8 @@ class Upscaler(ABC):
         """Upscale ``image`` (RGB uint8) by the integer ``scale``.
 
         ``tile``: input tile side for network methods (``None`` = pick from free memory, 0 = off).
-        ``backend``: where torch networks run (:data:`srcore.backends.BACKENDS`; None = torch);
+        ``backend``: where torch networks run (:data:`srcore.backends.BACKENDS`; None = the one in effect:
+        the enclosing :func:`srcore.backends.use_backend`, else ``$SRCORE_BACKEND``, else torch);
         methods without a torch network ignore it.
         ``options``: method options such as ``strength``; unknown ones are rejected.
         """
