@@ -333,8 +333,8 @@ def torch_methods() -> list[Upscaler]:
           for id_, label, arch, loss, what in (
               ("autoencoder", "Autoencoder (ours)", "autoencoder", "mse",
                "A convolutional encoder-decoder without skip connections (LR space, pixel-shuffle tail), MSE loss"),
-              ("unet", "U-Net (ours)", "unet", "ssim+l1",
-               "The same encoder-decoder with U-Net skip connections, the best per-pixel loss of the study"),
+              ("unet", "U-Net (ours)", "unet", "hfen+l1",
+               "The same encoder-decoder with U-Net skip connections, HFEN + L1 loss (the study's best per-pixel loss by Set14 PSNR)"),
               ("unet-perceptual", "U-Net perceptual (ours)", "unet", "perceptual:1,l1:0.1",
                "The U-Net trained with a VGG-16 relu3_3 feature-reconstruction loss (Johnson et al.) plus a small L1"),
           )],
