@@ -6,7 +6,7 @@ x4-upsampled input costs 16x the pixels; measured on one 96-px HR patch (24-px L
 see the README ("Which loss?"). ``skips=False`` is the autoencoder: every bit of detail has to pass
 through the 4x-downsampled bottleneck, which is what the comparison with the U-Net is about. Both
 predict a residual over a bicubic upsampling of the input (as VDSR): without it, 1 000 CPU steps of
-the U-Net with MSE stayed below bicubic (Set5 28.12 dB vs 28.42); the bicubic base is no shortcut
+the U-Net with MSE stayed below bicubic (Set5 28.12 dB vs 28.63); the bicubic base is no shortcut
 through the network, so the autoencoder still has no skip connections.
 
 Tiling: two stride-2 levels make the output depend on the input's position modulo 4, so the forward
