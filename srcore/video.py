@@ -114,6 +114,10 @@ def _open_input(path: str | Path) -> tuple[Any, Any]:
         raise VideoInputError(f"{p.name}: the file ends before any video (a zero-length or truncated clip)") from None
     except av.error.FFmpegError as exc:
         raise VideoInputError(f"{p.name}: not a video file FFmpeg can read ({exc.strerror or exc})") from None
+    fmt = container.format.name if container.format is not None else ""
+    if fmt == "image2" or fmt.endswith("_pipe"):  # FFmpeg's still-image demuxers (png_pipe, jpeg_pipe, image2, ...)
+        container.close()
+        raise VideoInputError(f"{p.name}: is a still image, not a video (upscale it with `python -m srcore upscale`)")
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams})
         container.close()

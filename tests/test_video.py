@@ -218,6 +218,14 @@ def _unknown_codec(path: Path) -> Path:
     return path
 
 
+def _still_png(path: Path) -> Path:
+    """A PNG: FFmpeg opens it as a one-frame "video", which is not what the user meant."""
+    import cv2
+
+    cv2.imwrite(str(path), np.full((24, 32, 3), 128, np.uint8))
+    return path
+
+
 @pytest.mark.parametrize(
     ("case", "needle"),
     [
@@ -227,6 +235,7 @@ def _unknown_codec(path: Path) -> Path:
         ("audio", "audio only"),
         ("codec", "not supported"),
         ("pixels", "the limit is 1,000 pixels"),
+        ("still", "still image"),
     ],
 )
 def test_bad_input_exits_2_one_line(clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, needle: str) -> None:
@@ -239,6 +248,7 @@ def test_bad_input_exits_2_one_line(clips: dict[str, Path], tmp_path: Path, monk
         "audio": lambda: _audio_only(src_dir / "tone.m4a"),
         "codec": lambda: _unknown_codec(src_dir / "odd.mkv"),
         "pixels": lambda: clips["mp4"],
+        "still": lambda: _still_png(src_dir / "photo.png"),
     }[case]()
     if case == "pixels":
         monkeypatch.setenv("SRCORE_MAX_PIXELS", "1000")
