@@ -14,6 +14,15 @@ from srcore.weights import load_card
 from train.losses import SR_LOSSES, SRLoss, hfen_loss, log_kernel, parse_loss_spec, ssim_loss
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one torch thread, so a busy machine's scheduling does not dominate the run time."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def patch_pair(astronaut: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """One 32-px HR patch of a real photo and its 8-px bicubic LR."""
