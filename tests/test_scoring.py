@@ -190,13 +190,13 @@ def test_strength_rule_lets_lpips_choose_only_among_admissible() -> None:
 
 
 def test_srgan_default_strength_is_the_measured_one() -> None:
-    """srgan's default comes from benchmarks/srgan_strength.py; real-gan keeps the shared Option's default."""
-    from srcore.methods.srgan import SRGAN_DEFAULT_STRENGTH, STRENGTH
+    """srgan's default comes from benchmarks/srgan_strength.py; real-gan's from the same rule (README "Real photos")."""
+    from srcore.methods.srgan import REAL_GAN_DEFAULT_STRENGTH, SRGAN_DEFAULT_STRENGTH
     from srcore.registry import get_method
 
     srgan = get_method("srgan")
     assert srgan.options[0].default == SRGAN_DEFAULT_STRENGTH == 0.75
-    assert get_method("real-gan").options[0].default == STRENGTH.default == 1.0
+    assert get_method("real-gan").options[0].default == REAL_GAN_DEFAULT_STRENGTH == 0.5
     if not srgan.availability(4):
         pytest.skip(srgan.availability(4).reason)
     lr = skdata.astronaut()[:24, :24]

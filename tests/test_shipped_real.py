@@ -46,15 +46,16 @@ def _pairs(dataset: str, spec: Degradation) -> list[tuple[np.ndarray, np.ndarray
 
 
 @cache
-def _outputs(method_id: str, dataset: str, spec: Degradation) -> list[np.ndarray]:
+def _outputs(method_id: str, dataset: str, spec: Degradation, strength: float | None = None) -> list[np.ndarray]:
     m = get_method(method_id)
-    return [m.upscale(lr, 4) for lr, _ in _pairs(dataset, spec)]
+    opts = {} if strength is None else {"strength": strength}
+    return [m.upscale(lr, 4, **opts) for lr, _ in _pairs(dataset, spec)]
 
 
 @cache
-def _mean(method_id: str, dataset: str, spec: Degradation, metric: str) -> float:
+def _mean(method_id: str, dataset: str, spec: Degradation, metric: str, strength: float | None = None) -> float:
     hrs = [hr for _, hr in _pairs(dataset, spec)]
-    outs = _outputs(method_id, dataset, spec)
+    outs = _outputs(method_id, dataset, spec, strength)
     if metric == "psnr_y":
         vals = [psnr_y(o, h, 4) for o, h in zip(outs, hrs, strict=True)]
     elif metric == "lpips":
@@ -84,13 +85,13 @@ def test_real_edsr_keeps_clean_inputs_well_above_bicubic() -> None:
 
 @pytest.mark.parametrize("spec", [JPEG50, REALISTIC0], ids=["jpeg50", "realistic0"])
 def test_real_methods_lead_on_degraded_inputs(spec: Degradation) -> None:
-    """real-edsr has the best PSNR-Y and real-gan the best LPIPS among the shipped x4 methods."""
+    """real-edsr has the best PSNR-Y and real-gan (full strength) the best LPIPS among the shipped x4 methods."""
     _shipped("real-edsr", "real-gan")
     others = [m for m in ("bicubic", "lanczos", "edsr", "srgan") if get_method(m).availability(4)]
     best_other_psnr = max(_mean(m, "Set14", spec, "psnr_y") for m in others)
     assert _mean("real-edsr", "Set14", spec, "psnr_y") > best_other_psnr
     best_other_lpips = min(_mean(m, "Set14", spec, "lpips") for m in [*others, "real-edsr"])
-    assert _mean("real-gan", "Set14", spec, "lpips") < best_other_lpips
+    assert _mean("real-gan", "Set14", spec, "lpips", 1.0) < best_other_lpips
 
 
 def test_real_gan_has_no_checkerboard_tint_or_colour_speckle() -> None:
@@ -99,7 +100,7 @@ def test_real_gan_has_no_checkerboard_tint_or_colour_speckle() -> None:
 
     _shipped("real-gan")
     pairs = _pairs("Set14", REALISTIC0)
-    outs = _outputs("real-gan", "Set14", REALISTIC0)
+    outs = _outputs("real-gan", "Set14", REALISTIC0, 1.0)  # the GAN end of the dial: its artefacts at their strongest
     for out, (_, hr) in zip(outs, pairs, strict=True):
         a = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb).astype(np.float64)
         b = cv2.cvtColor(hr, cv2.COLOR_RGB2YCrCb).astype(np.float64)
