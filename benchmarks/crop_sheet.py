@@ -16,8 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -25,7 +23,7 @@ from srcore.bench import load_dataset  # noqa: E402
 from srcore.imageio import save_image  # noqa: E402
 from srcore.metrics import psnr_y  # noqa: E402
 from srcore.registry import get_method  # noqa: E402
-from srcore.sheet import crop_sheet  # noqa: E402
+from srcore.sheet import crop_sheet, stack_rows  # noqa: E402
 
 
 def parse_method(spec: str) -> tuple[str, dict[str, float], str]:
@@ -72,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             tiles.append((f"{label}  {psnr_y(out, item.hr, args.scale):.2f} dB", out))
             print(f"{name} {label}: PSNR-Y {psnr_y(out, item.hr, args.scale):.2f}", file=sys.stderr)
         rows.append(crop_sheet(tiles, center, args.size, args.zoom, columns=len(tiles)))
-    width = max(r.shape[1] for r in rows)
-    sheet = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=30) for r in rows], axis=0)
+    sheet = stack_rows(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_image(args.out, sheet)
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")

@@ -34,7 +34,7 @@ from crop_sheet import parse_method  # noqa: E402
 from srcore.blockiness import grid_ratio  # noqa: E402
 from srcore.imageio import load_image, save_image  # noqa: E402
 from srcore.registry import get_method  # noqa: E402
-from srcore.sheet import crop_sheet  # noqa: E402
+from srcore.sheet import crop_sheet, stack_rows  # noqa: E402
 
 
 def make_examples(folder: Path) -> list[Path]:
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             tiles.append((f"{label}  grid {ratio:.2f}", out))
             print(f"{path.name} {label}: grid ratio {ratio:.3f}", file=sys.stderr)
         rows.append(crop_sheet(tiles, (cx * s, cy * s), args.size * s, args.zoom, columns=len(tiles)))
-    width = max(r.shape[1] for r in rows)
-    sheet = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=30) for r in rows], axis=0)
+    sheet = stack_rows(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_image(args.out, sheet)
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")

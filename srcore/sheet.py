@@ -67,3 +67,9 @@ def crop_sheet(
         draw.text((x + 2, y + 3), label[:48], fill=(235, 235, 235), font=font)
         sheet.paste(Image.fromarray(tile), (x, y + label_h))
     return np.asarray(sheet)
+
+
+def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """Stack crop-sheet rows of different widths into one picture, padding with the sheet's background."""
+    width = max(r.shape[1] for r in rows)
+    return np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=30) for r in rows], axis=0)

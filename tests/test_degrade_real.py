@@ -107,3 +107,24 @@ def test_training_sampler_makes_fresh_realistic_patches(tmp_path: Path) -> None:
     assert np.array_equal(lr.numpy(), lr2.numpy())  # same seed, same patches and degradations
     with pytest.raises(SystemExit, match="add up to at most 1"):
         PatchSampler([tmp_path], 4, 48, luma=False, seed=1, degrade_kind="realistic", clean_share=0.7, jpeg_share=0.5)
+
+
+def test_photo_sheet_script(tmp_path: Path) -> None:
+    """benchmarks/photo_sheet.py: example JPEGs, then one row per photo with the block-grid ratio in each label."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    script = str(repo / "benchmarks" / "photo_sheet.py")
+    subprocess.run([sys.executable, script, "--examples", str(tmp_path)], check=True, cwd=repo)
+    photo = tmp_path / "chelsea_q60.jpg"
+    from PIL import Image
+
+    with Image.open(photo) as im:
+        assert im.format == "JPEG" and im.size == (225, 150)
+    out = tmp_path / "sheet.png"
+    run = subprocess.run([sys.executable, script, "-s", "2", "-m", "bicubic,nearest", "--photo", f"{photo}:60,40",
+                          "--size", "16", "--out", str(out)], check=True, cwd=repo, capture_output=True, text=True)
+    assert "bicubic: grid ratio" in run.stderr and out.is_file()
+    with Image.open(out) as im:
+        assert im.size[0] > 3 * 16 * 2  # input + two methods, each 16 px x2
