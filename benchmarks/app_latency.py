@@ -43,12 +43,11 @@ def _launcher() -> ModuleType:
 
 def shipped_methods(models_dir: Path | None) -> list[str]:
     """Every method that can run at x4 here (with ``models_dir`` for the stock OpenCV files)."""
-    from srcore.paths import set_models_dir
-    from srcore.registry import all_methods, reset
+    from srcore.paths import use_models_dir
+    from srcore.registry import all_methods
 
     if models_dir is not None:
-        set_models_dir(models_dir)
-        reset()
+        use_models_dir(models_dir)
     return [m.id for m in all_methods() if m.availability(4)]
 
 

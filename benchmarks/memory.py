@@ -173,12 +173,11 @@ def choose_method(args: argparse.Namespace, work: Path) -> tuple[str, Path | Non
     """(method id, models dir, note): ``edsr`` when shipped, else the official-format stand-in."""
     method, models_dir = args.method, args.models_dir
     if not args.official_like:
-        from srcore.paths import set_models_dir
-        from srcore.registry import get_method, reset
+        from srcore.paths import use_models_dir
+        from srcore.registry import get_method
 
         if models_dir:
-            set_models_dir(models_dir)
-            reset()
+            use_models_dir(models_dir)
         avail = get_method(method).availability(args.scale)
         if avail or method != "edsr":
             if not avail:

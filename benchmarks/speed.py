@@ -53,7 +53,7 @@ def conv_gflop(module: Any, h: int, w: int) -> float:
     import torch
     from torch import nn
 
-    from srcore.export import export_target
+    from srcore.torch2onnx import export_target
 
     net = export_target(module)
     total = 0
@@ -151,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
     if args.models_dir:
-        from srcore.paths import set_models_dir
+        from srcore.paths import use_models_dir
 
-        set_models_dir(args.models_dir)
+        use_models_dir(args.models_dir)
     from srcore.backends import BACKENDS, cpu_info
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -2,7 +2,7 @@
 
 Why: on a CPU the same network runs markedly faster in an inference runtime than in torch eager
 (fused conv+ReLU, better blocking, no Python per layer). Every backend runs the *same* fp32
-network, exported once per loaded model to ONNX (:func:`srcore.export.onnx_bytes`), so outputs
+network, exported once per loaded model to ONNX (:func:`srcore.torch2onnx.onnx_bytes`), so outputs
 equal torch's to well within 1/255. ``openvino-bf16`` is the opt-in exception: bfloat16 matmuls
 (AMX/AVX512-BF16) are several times faster but drift up to a few /255, so ``auto`` never picks it.
 
@@ -14,7 +14,9 @@ per-backend code; tiling, padding and rounding stay in one place (``run_network`
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
+import io
 import os
 import platform
 import re
@@ -29,8 +31,10 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import torch
 
 from srcore.errors import MethodError
+from srcore.torch2onnx import onnx_bytes
 
 #: What ``--backend`` accepts. ``torch`` runs channels_last on the CPU (NHWC convolutions: same
 #: numbers, measured ~1.5-2x faster than NCHW here); ``torch-nchw`` is the pre-issue-13 torch path,
@@ -176,13 +180,11 @@ _lock = threading.Lock()
 
 
 def _threads() -> int:
-    import torch
-
     return max(1, torch.get_num_threads())
 
 
 def _ort_runner(model: bytes) -> Runner:
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: an optional runtime, imported only when asked for
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = _threads()  # same threads as torch: a fair comparison, no oversubscription
@@ -193,9 +195,7 @@ def _ort_runner(model: bytes) -> Runner:
 
 
 def _ov_runner(model: bytes, precision: str) -> Runner:
-    import io
-
-    import openvino as ov
+    import openvino as ov  # lazy: an optional runtime, imported only when asked for
 
     core = ov.Core()
     net = ov.convert_model(io.BytesIO(model))
@@ -218,8 +218,6 @@ def runner(module: Any, backend: str) -> Runner:
     with _lock:
         per = _runners.setdefault(module, {})
         if backend not in per:
-            from srcore.export import onnx_bytes
-
             model = onnx_bytes(module)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -237,10 +235,6 @@ def _channels_last(module: Any) -> Callable[[Any], Any]:
 
     A copy, cached per module, so the NCHW original (export, ``torch-nchw``) stays as it was.
     """
-    import copy
-
-    import torch
-
     with _lock:
         per = _runners.setdefault(module, {})
         if "torch" not in per:
@@ -258,8 +252,6 @@ def forward_for(forward: Callable[[Any], Any], device: Any, half: bool) -> Calla
     backend, auto = _effective()
     if backend == "torch-nchw" or half or getattr(device, "type", "cpu") != "cpu":
         return forward
-    import torch
-
     if backend == "torch":
         return _channels_last(forward) if isinstance(forward, torch.nn.Module) else forward
 

@@ -2,8 +2,8 @@
 
 Why ONNX: it is the one format every deployment runtime reads (onnxruntime on servers, phones
 and browsers, OpenVINO, TensorRT, OpenCV 5's DNN module, and the TFLite/CoreML converters), and
-torch writes it without extra packages. The same :func:`onnx_bytes` feeds the runtime backends
-(:mod:`srcore.backends`), so what users export is exactly what the app runs.
+torch writes it without extra packages. The bytes are :func:`srcore.torch2onnx.onnx_bytes`, the same
+the runtime backends (:mod:`srcore.backends`) compile, so what users export is exactly what the app runs.
 
 The file has dynamic height/width (any input size; the network is fully convolutional) and
 carries its metadata as ONNX ``metadata_props``: scale, method id, weight SHA-256(s), strength,
@@ -12,67 +12,24 @@ and the input/output normalisation.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import threading
-import warnings
-import weakref
 from pathlib import Path
 from typing import Any
 
-from srcore.errors import MethodError, SRError
+import onnx
 
-OPSET = 17
+from srcore.errors import MethodError, SRError
+from srcore.registry import get_method
+from srcore.torch2onnx import OPSET, onnx_bytes
+from srcore.weights_io import sha256_file
+
 NORMALISATION = ("input: float32 NCHW RGB = uint8 / 255 (range 0..1); output: float32 NCHW RGB, "
                  "uint8 = round(clamp(y, 0, 1) * 255); no mean/std (the network subtracts its own mean)")
 
 
-def export_target(module: Any) -> Any:
-    """The bare network: spandrel wrappers are unwrapped (``run_network`` pads to size multiples itself)."""
-    desc = getattr(module, "desc", None)
-    return desc.model if desc is not None else module
-
-
-_cache: weakref.WeakKeyDictionary[Any, dict[int, bytes]] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def onnx_bytes(module: Any, opset: int = OPSET) -> bytes:
-    """Serialise a torch SR module (NCHW [0,1] -> NCHW [0,1]) to ONNX with dynamic H/W.
-
-    Cached per loaded module: exporting EDSR takes seconds, and the backends and ``export``
-    would otherwise each pay it for the same network.
-    """
-    with _lock:
-        per = _cache.setdefault(module, {})
-        if opset not in per:
-            per[opset] = _export(module, opset)
-        return per[opset]
-
-
-def _export(module: Any, opset: int) -> bytes:
-    import torch
-
-    net = export_target(module)
-    dummy = torch.rand(1, 3, 64, 64)
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        # dynamo=False: the TorchScript exporter handles every conv/pixel-shuffle net and needs no onnxscript.
-        torch.onnx.export(net, (dummy,), buf, dynamo=False, opset_version=opset, input_names=["lr"], output_names=["sr"],
-                          dynamic_axes={"lr": {0: "batch", 2: "height", 3: "width"},
-                                        "sr": {0: "batch", 2: "out_height", 3: "out_width"}})
-    return buf.getvalue()
-
-
 def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] | None = None, opset: int = OPSET) -> dict[str, str]:
     """Write method ``method_id`` at ``scale`` to ``out`` as ONNX; return the metadata written."""
-    import onnx
-
-    from srcore.registry import get_method
-    from srcore.weights_io import sha256_file
-
     if opset < 17:
         raise SRError(f"--opset {opset}: use 17 or newer")
     if out.is_dir():

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -90,8 +91,6 @@ def _decode(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray |
 
 def _read_16bit_png_with_cv2(data: bytes, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Pillow reads 16-bit *colour* PNGs as 8-bit without saying so; OpenCV keeps the 16 bits."""
-    import cv2
-
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
         return None

@@ -1,6 +1,6 @@
 """Where model files are looked for, in the documented order.
 
-1. ``--models-dir`` (set with :func:`set_models_dir`) or the ``SRCORE_MODELS`` environment variable;
+1. ``--models-dir`` (set with :func:`use_models_dir`) or the ``SRCORE_MODELS`` environment variable;
 2. the user cache: ``$XDG_CACHE_HOME/srcore`` or ``~/.cache/srcore`` (where ``download`` writes).
 Our own trained weights are not looked up: they ship in the package's ``assets/`` folder.
 """
@@ -10,30 +10,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from srcore.errors import SRError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSETS_DIR = REPO_ROOT / "assets"
 
 _models_dir_override: Path | None = None
 
 
-def set_models_dir(path: str | Path | None) -> None:
-    """Point model lookups at ``path`` first (the CLI's and app's ``--models-dir``)."""
-    global _models_dir_override
-    _models_dir_override = Path(path).expanduser().resolve() if path else None
+def use_models_dir(path: str | Path | None) -> None:
+    """The one way to set ``--models-dir`` (CLI, app, benchmarks, tests): look in ``path`` first.
 
-
-def use_models_dir(path: str | Path) -> None:
-    """The CLI's and the app's ``--models-dir``: check the folder, look there first, forget loaded methods.
-
-    One set-up for both front ends, so a bad folder is the same one-line error from either.
+    ``None`` goes back to the default search. A folder that does not exist is refused with one line,
+    the same from every front end. Nobody needs telling: :mod:`srcore.registry` keys its loaded
+    methods on :func:`model_dirs`, so a new folder makes it rebuild them by itself.
     """
-    from srcore.errors import SRError
-    from srcore.registry import reset  # lazy: the registry imports the methods, which import this module
-
-    if not Path(path).expanduser().is_dir():
+    global _models_dir_override
+    if path is not None and not Path(path).expanduser().is_dir():
         raise SRError(f"--models-dir {path}: no such folder")
-    set_models_dir(path)
-    reset()
+    _models_dir_override = Path(path).expanduser().resolve() if path is not None else None
 
 
 def cache_dir() -> Path:

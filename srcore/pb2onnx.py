@@ -25,7 +25,10 @@ import os
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
+
+from srcore.paths import cache_dir
 
 OPSET = 17
 INPUT = "IteratorGetNext"
@@ -33,7 +36,7 @@ OUTPUT = "NCHW_output"
 
 
 def _decode(tensor: object) -> np.ndarray:
-    from tensorboard.compat.proto import types_pb2
+    from tensorboard.compat.proto import types_pb2  # lazy: only OpenCV 5.1+ converts .pb graphs; tensorboard is slow to import
 
     dtype = {types_pb2.DT_FLOAT: np.float32, types_pb2.DT_INT32: np.int32}[tensor.dtype]  # type: ignore[attr-defined]
     shape = [d.size for d in tensor.tensor_shape.dim]  # type: ignore[attr-defined]
@@ -55,7 +58,7 @@ def _same_pads(k: tuple[int, int]) -> list[int]:
 
 def pb_to_onnx(pb: bytes, output: str = OUTPUT) -> bytes:
     """Translate a frozen dnn_superres GraphDef (bytes) into an ONNX model (bytes) ending at ``output``."""
-    import onnx
+    import onnx  # lazy, like tensorboard: only needed on an OpenCV without the TF importer
     from onnx import TensorProto, helper, numpy_helper
     from tensorboard.compat.proto import graph_pb2
 
@@ -153,8 +156,6 @@ def pb_to_onnx(pb: bytes, output: str = OUTPUT) -> bytes:
 
 def onnx_for_pb(pb_path: Path) -> Path:
     """The ONNX twin of ``pb_path``, converted once into the user cache (keyed by the .pb's SHA-256)."""
-    from srcore.paths import cache_dir
-
     data = pb_path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()[:16]
     out = cache_dir() / "onnx" / f"{pb_path.stem}-{digest}.onnx"
@@ -175,8 +176,6 @@ def onnx_for_pb(pb_path: Path) -> Path:
 
 def opencv_reads_pb() -> bool:
     """Whether this OpenCV still has the TensorFlow importer (5.0 and older; 5.1 removed it)."""
-    import cv2
-
     return hasattr(cv2.dnn, "readNetFromTensorflow")
 
 

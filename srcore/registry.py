@@ -11,18 +11,22 @@ from pathlib import Path
 
 from srcore.errors import MethodError
 from srcore.methods.base import Upscaler
+from srcore.methods.interpolation import interpolation_methods
+from srcore.methods.opencv_dnn import opencv_methods
+from srcore.methods.srgan import srgan_methods
+from srcore.methods.torch_sr import file_method, torch_methods
+from srcore.paths import model_dirs
 
 _lock = threading.Lock()
 _methods: dict[str, Upscaler] | None = None
 _files: dict[str, Upscaler] = {}
+#: The model folders the cached methods were built for: when :func:`model_dirs` changes
+#: (``--models-dir``, ``$SRCORE_MODELS``, ``$XDG_CACHE_HOME``) the methods are rebuilt, so
+#: :mod:`srcore.paths` needs to notify nobody.
+_built_for: tuple[Path, ...] | None = None
 
 
 def _build() -> dict[str, Upscaler]:
-    from srcore.methods.interpolation import interpolation_methods
-    from srcore.methods.opencv_dnn import opencv_methods
-    from srcore.methods.srgan import srgan_methods
-    from srcore.methods.torch_sr import torch_methods
-
     methods: list[Upscaler] = [
         *interpolation_methods(),  # nearest, bilinear, bicubic, lanczos
         *opencv_methods(),  # dnn-espcn, dnn-fsrcnn, dnn-fsrcnn-small, dnn-lapsrn, dnn-edsr, espcn, fsrcnn
@@ -42,9 +46,19 @@ def index_methods(methods: list[Upscaler]) -> dict[str, Upscaler]:
     return index
 
 
+def _check_models_dirs() -> None:
+    """Forget loaded methods when the model folders changed since they were built (caller holds ``_lock``)."""
+    global _methods, _built_for
+    dirs = tuple(model_dirs())
+    if dirs != _built_for:
+        _methods, _built_for = None, dirs
+        _files.clear()
+
+
 def all_methods() -> list[Upscaler]:
     global _methods
     with _lock:
+        _check_models_dirs()
         if _methods is None:
             _methods = _build()
         return list(_methods.values())
@@ -60,9 +74,8 @@ def get_method(method_id: str, allow_files: bool = True, allowed_dirs: list[Path
     if method_id.startswith("file:"):
         if not allow_files:
             raise MethodError("file: models are disabled on this server (the operator can enable them)")
-        from srcore.methods.torch_sr import file_method
-
         with _lock:
+            _check_models_dirs()
             if method_id not in _files:
                 _files[method_id] = file_method(method_id, allowed_dirs)
             return _files[method_id]
@@ -71,10 +84,3 @@ def get_method(method_id: str, allow_files: bool = True, allowed_dirs: list[Path
             return m
     raise MethodError(f"unknown method {method_id!r}; known: {', '.join(method_ids())}, or file:<path>")
 
-
-def reset() -> None:
-    """Forget loaded methods (after ``--models-dir`` changes, and in tests)."""
-    global _methods
-    with _lock:
-        _methods = None
-        _files.clear()

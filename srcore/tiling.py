@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import psutil
+import torch
 
 #: Upper bound on memory a single tile may use on the CPU; keeps a 2000x2000 x4 EDSR run < 4 GB RSS.
 CPU_TILE_BUDGET = 1_000_000_000
@@ -23,13 +25,9 @@ def auto_tile(bytes_per_pixel: float, device: str = "cpu") -> int:
     """Largest tile side (input pixels) whose working set fits the free memory budget."""
     budget: float
     if device.startswith("cuda"):
-        import torch
-
         free, _ = torch.cuda.mem_get_info()
         budget = free * 0.5
     else:
-        import psutil
-
         budget = min(CPU_TILE_BUDGET, psutil.virtual_memory().available * 0.25)
     side = int(math.sqrt(max(budget, 1) / max(bytes_per_pixel, 1)))
     return max(MIN_TILE, min(MAX_TILE, side // 8 * 8))

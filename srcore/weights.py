@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from srcore.errors import ModelFileError
 from srcore.paths import ASSETS_DIR, cache_dir, find_model_file, searched_dirs_text
@@ -175,8 +178,6 @@ def download_file(spec: WeightFile, dest_dir: Path | None = None, progress: bool
     The data go to a temporary name and are renamed only after the checksum matched, so an
     interrupted or tampered download never leaves a usable-looking file behind.
     """
-    from tqdm import tqdm
-
     dest_dir = dest_dir or cache_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / spec.filename
@@ -196,8 +197,6 @@ def download_file(spec: WeightFile, dest_dir: Path | None = None, progress: bool
                     bar.update(len(chunk))
         spec.verify(Path(tmp))
         if not spec.sha256 and not spec.sha256_prefix:
-            import sys
-
             print(f"warning: {spec.filename} has no pinned SHA-256; sha256={sha256_file(Path(tmp))} (pin it in srcore/weights.py)", file=sys.stderr)
         os.replace(tmp, target)
         return target

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from srcore.errors import ModelFileError
 
@@ -25,8 +27,6 @@ def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
     touch of the file changes its size, mtime or inode, so a changed file is hashed again.
     The file is read in chunks so large model files don't fill memory.
     """
-    import hashlib
-
     key = str(Path(path).resolve())
     st = os.stat(key)
     stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -57,8 +57,6 @@ def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
         raise ModelFileError(f"model file not found: {path}")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)

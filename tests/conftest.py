@@ -32,29 +32,23 @@ def opencv_models_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point srcore's model lookup at ../shared/models/opencv for one test."""
     if not OPENCV_MODELS.is_dir():
         pytest.skip(f"stock OpenCV model files not found in {OPENCV_MODELS}")
-    from srcore.paths import set_models_dir
-    from srcore.registry import reset
+    from srcore.paths import use_models_dir
 
-    set_models_dir(OPENCV_MODELS)
-    reset()
+    use_models_dir(OPENCV_MODELS)
     yield OPENCV_MODELS
-    set_models_dir(None)
-    reset()
+    use_models_dir(None)
 
 
 @pytest.fixture
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty user cache and no SRCORE_MODELS, so lookups see only what the test puts there."""
-    from srcore.paths import set_models_dir
-    from srcore.registry import reset
+    from srcore.paths import use_models_dir
 
     cache = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.delenv("SRCORE_MODELS", raising=False)
-    set_models_dir(None)
-    reset()
+    use_models_dir(None)
     yield cache / "srcore"
-    reset()
 
 
 @pytest.fixture(scope="session")
@@ -79,8 +73,7 @@ def srlab_server() -> Iterator[dict[str, Any]]:
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from app import AppConfig, build_app, launch
-    from srcore.paths import set_models_dir
-    from srcore.registry import reset
+    from srcore.paths import use_models_dir
 
     shared = SHARED_MODELS.is_dir()
     cfg = AppConfig(models_dir=SHARED_MODELS if shared else None)
@@ -90,5 +83,4 @@ def srlab_server() -> Iterator[dict[str, Any]]:
         yield {"url": url, "config": cfg, "shared": shared}
     finally:
         demo.close()
-        set_models_dir(None)
-        reset()
+        use_models_dir(None)

@@ -119,34 +119,31 @@ def test_tiled_equals_untiled_opencv(opencv_models_dir, method_id: str, astronau
 
 
 def test_stock_file_with_wrong_checksum_is_refused(tmp_path, isolated_cache) -> None:
-    from srcore.paths import set_models_dir
-    from srcore.registry import reset
+    from srcore.paths import use_models_dir
 
     (tmp_path / "ESPCN_x4.pb").write_bytes(b"not the real graph")
-    set_models_dir(tmp_path)
-    reset()
+    use_models_dir(tmp_path)
     try:
         avail = get_method("dnn-espcn").availability(4)
         assert not avail and "SHA-256" in avail.reason and "refusing" in avail.reason
     finally:
-        set_models_dir(None)
-        reset()
+        use_models_dir(None)
 
 
 def test_model_dir_cannot_be_escaped(tmp_path, monkeypatch) -> None:
-    from srcore.paths import find_model_file, set_models_dir
+    from srcore.paths import find_model_file, use_models_dir
 
     inner = tmp_path / "models"
     inner.mkdir()
     (tmp_path / "secret.pb").write_bytes(b"x")
     (inner / "link.pb").symlink_to(tmp_path / "secret.pb")
-    set_models_dir(inner)
+    use_models_dir(inner)
     try:
         assert find_model_file("../secret.pb") is None
         assert find_model_file("link.pb") is None  # symlink pointing outside
         assert find_model_file("/etc/passwd") is None
     finally:
-        set_models_dir(None)
+        use_models_dir(None)
 
 
 def test_download_verifies_then_renames(tmp_path) -> None:

@@ -54,10 +54,10 @@ def _official_file(folder, scale: int, baseline: bool = True, tamper: bool = Fal
 
 
 def test_official_edsr_checkpoint_loads(tmp_path, isolated_cache, astronaut) -> None:
-    from srcore.paths import set_models_dir
+    from srcore.paths import use_models_dir
 
     model, path = _official_file(tmp_path, 4)
-    set_models_dir(tmp_path)
+    use_models_dir(tmp_path)
     try:
         m = get_method("edsr-official")
         assert m.availability(4) and not m.availability(2)
@@ -68,19 +68,19 @@ def test_official_edsr_checkpoint_loads(tmp_path, isolated_cache, astronaut) -> 
         ref = (ref.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).numpy()
         assert np.abs(out.astype(int) - ref).max() <= 1
     finally:
-        set_models_dir(None)
+        use_models_dir(None)
 
 
 def test_official_edsr_with_wrong_hash_is_refused(tmp_path, isolated_cache, astronaut) -> None:
-    from srcore.paths import set_models_dir
+    from srcore.paths import use_models_dir
 
     _official_file(tmp_path, 2, tamper=True)
-    set_models_dir(tmp_path)
+    use_models_dir(tmp_path)
     try:
         with pytest.raises(ModelFileError, match="SHA-256"):
             get_method("edsr-official").upscale(astronaut[:8, :8], 2)
     finally:
-        set_models_dir(None)
+        use_models_dir(None)
 
 
 @pytest.mark.parametrize("fmt", ["pth", "safetensors"])

@@ -39,8 +39,7 @@ def test_readme_front_matter_configures_a_gradio_space() -> None:
 def test_space_import_builds_demo_without_launching(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Import ``app.py`` by path as gradio and a Space do (the name ``app`` is this repo's package,
     so a plain ``import app`` would not reach the file), with the operator's settings in SRLAB_* variables."""
-    from srcore.paths import model_dirs, set_models_dir
-    from srcore.registry import reset
+    from srcore.paths import model_dirs, use_models_dir
 
     models = tmp_path / "models"
     models.mkdir()
@@ -61,5 +60,4 @@ def test_space_import_builds_demo_without_launching(tmp_path: Path, monkeypatch:
         assert cfg.max_pixels == 4_000_000 and cfg.concurrency == 2 and cfg.host is None  # None: GRADIO_SERVER_NAME decides
     finally:
         sys.modules.pop("space_app", None)
-        set_models_dir(None)
-        reset()
+        use_models_dir(None)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from srcore.backends import use_backend
 from srcore.errors import MethodError, ModelFileError
 
 
@@ -137,8 +138,6 @@ class Upscaler(ABC):
         methods without a torch network ignore it.
         ``options``: method options such as ``strength``; unknown ones are rejected.
         """
-        from srcore.backends import use_backend
-
         self.check(image, scale)
         known = {o.name for o in self.options}
         unknown = set(options) - known

@@ -8,6 +8,7 @@ threads, so calls on one network are serialised with a lock.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +32,6 @@ PB_UNSUPPORTED = (
 
 def opencv_can_run() -> bool:
     """OpenCV <= 5.0 reads the ``.pb`` graphs; 5.1+ reads their ONNX twins (:mod:`srcore.pb2onnx`), if onnx is here."""
-    import importlib.util
-
     return opencv_reads_pb() or all(importlib.util.find_spec(m) is not None for m in ("onnx", "tensorboard"))
 
 

@@ -278,7 +278,7 @@ class SpandrelFile(TorchUpscaler):
 
 def _load_descriptor(path: Path) -> _DescriptorModule:
     """Read a user model file (safe loaders only) and let spandrel recognise it as an RGB SR network."""
-    import spandrel
+    import spandrel  # lazy: only file: models need it, and importing it loads every architecture (~3 s)
 
     state = load_state_dict(path)
     try:
