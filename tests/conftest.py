@@ -27,6 +27,20 @@ needs_opencv_models = pytest.mark.skipif(
 needs_benchmark = pytest.mark.skipif(not (BENCHMARK / "Set5" / "x4" / "HR").is_dir(), reason=f"benchmark data not found in {BENCHMARK}")
 
 
+def require_shipped(method_id: str, scale: int = 4) -> None:
+    """FAIL (never skip) when a method whose weights ship in ``assets/`` cannot run.
+
+    Why not skip: a shipped file that is missing or fails its card's SHA-256 makes the method
+    unavailable, and a skip would leave the quality suite green over a broken re-export. Only
+    ../shared data being absent is a reason to skip (``needs_benchmark``).
+    """
+    from srcore.registry import get_method
+
+    avail = get_method(method_id).availability(scale)
+    if not avail:
+        pytest.fail(f"{method_id} x{scale} ships in assets/ but cannot run: {avail.reason}", pytrace=False)
+
+
 @pytest.fixture
 def opencv_models_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point srcore's model lookup at ../shared/models/opencv for one test."""

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 import skimage.data
+from conftest import require_shipped
 
 from srcore.imageio import save_image
 
@@ -141,10 +142,8 @@ def test_nine_methods_fit_the_page(page: Any, srlab_server: dict[str, Any], tmp_
 
 
 def test_strengths_side_by_side_and_stale(page: Any, tmp_path: Path) -> None:
-    from srcore.registry import get_method
 
-    if not get_method("srgan").availability(4):
-        pytest.skip("srgan weights not shipped")
+    require_shipped("srgan", 4)
     photo = tmp_path / "cat.png"
     save_image(photo, np.ascontiguousarray(skimage.data.chelsea()[60:188, 120:248]))
     _upload(page, photo)

@@ -12,16 +12,23 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
+from conftest import require_shipped
 
 from srcore.backends import AUTO_ORDER, BACKENDS, available_backends, cpu_info, resolve, use_backend
 from srcore.errors import MethodError
 from srcore.registry import get_method
 from srcore.tiling import tiled_apply
 
-ort = pytest.importorskip("onnxruntime")
-RUNTIMES = [b for b in ("onnxruntime", "openvino") if b in available_backends()]
+#: Both runtimes are requirements: a missing one fails ``test_runtimes_are_installed`` and every case
+#: run on it, instead of leaving only torch-vs-torch comparisons green.
+RUNTIMES = ["onnxruntime", "openvino"]
+
+
+def test_runtimes_are_installed() -> None:
+    assert set(RUNTIMES) <= set(available_backends()), f"requirements.txt installs both runtimes; here: {available_backends()}"
 
 
 def _maxdiff(a: np.ndarray, b: np.ndarray) -> int:
@@ -53,9 +60,8 @@ def test_export_matches_torch(tmp_path: Path, crop: np.ndarray, mid: str, streng
 
     from srcore.export import export_onnx
 
+    require_shipped(mid, 4)
     method = get_method(mid)
-    if not method.availability(4):
-        pytest.skip(method.availability(4).reason)
     out = tmp_path / f"{mid}.onnx"
     opts = {"strength": strength} if strength is not None else {}
     export_onnx(mid, 4, out, opts)
@@ -106,9 +112,8 @@ _REFS: dict[str, np.ndarray] = {}  # torch-nchw outputs, shared by the parametri
 @pytest.mark.parametrize("mid", ["edsr", "srgan"])
 def test_backend_output_equals_torch(crop: np.ndarray, mid: str, backend: str) -> None:
     """Against ``torch-nchw`` (the torch path before issue 13): channels_last torch and the runtimes."""
+    require_shipped(mid, 4)
     method = get_method(mid)
-    if not method.availability(4):
-        pytest.skip(method.availability(4).reason)
     if mid not in _REFS:
         _REFS[mid] = method.upscale(crop, 4, tile=0, backend="torch-nchw")
     ref = _REFS[mid]
@@ -136,7 +141,7 @@ def test_backend_reaches_compare_and_cli(tmp_path: Path, crop: np.ndarray) -> No
     from srcore.compare import compare
     from srcore.imageio import load_image, save_image
 
-    backend = RUNTIMES[0] if RUNTIMES else "torch"
+    backend = "onnxruntime"
     res = compare(crop, 4, ["bicubic", "edsr"], "upscale", lpips=False, tile=0, backend=backend)
     ref = compare(crop, 4, ["edsr"], "upscale", lpips=False, tile=0, backend="torch")
     assert all(r.ok for r in res.results) and _maxdiff(res.results[1].output, ref.results[0].output) <= 1

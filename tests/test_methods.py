@@ -7,6 +7,7 @@ from typing import get_args
 
 import numpy as np
 import pytest
+from conftest import require_shipped
 
 from srcore.errors import MethodError, ModelFileError
 from srcore.methods.base import Family
@@ -166,8 +167,7 @@ def test_shipped_espcn_runs_through_opencv(astronaut) -> None:
     from srcore.weights import load_card
 
     card = load_card("espcn_x4")
-    if card is None:
-        pytest.skip("espcn_x4 not shipped in assets/")
+    assert card is not None, "espcn_x4 ships in assets/; its card is missing"
     m = get_method("espcn")
     assert m.availability(4) and 4 in m.available_scales()
     assert card["arch"] == "espcn" and card["metrics"]["Set5"]["psnr_y"] >= 29.8
@@ -181,8 +181,6 @@ def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch) -> None:
 
     from srcore.paths import ASSETS_DIR
 
-    if not (ASSETS_DIR / "espcn_x4.json").is_file():
-        pytest.skip("espcn_x4 not shipped in assets/")
     card = json.loads((ASSETS_DIR / "espcn_x4.json").read_text())
     shutil.copy(ASSETS_DIR / "espcn_x4.json", tmp_path / "espcn_x4.json")
     data = bytearray((ASSETS_DIR / card["file"]).read_bytes())
@@ -201,9 +199,8 @@ def test_grey_input_gives_grey_output(method_id: str, astronaut: np.ndarray) -> 
     """A black-and-white photo stays black-and-white; a colour one is left alone."""
     from srcore.methods.base import is_grey
 
+    require_shipped(method_id, 4)
     m = get_method(method_id)
-    if not m.availability(4):
-        pytest.skip(f"{method_id}: {m.availability(4).reason}")
     grey = np.repeat(astronaut[:24, :32].mean(axis=2).astype(np.uint8)[..., None], 3, axis=2)
     out = m.upscale(grey, 4)
     assert is_grey(out)

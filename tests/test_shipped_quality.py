@@ -11,7 +11,7 @@ from functools import cache
 
 import numpy as np
 import pytest
-from conftest import BENCHMARK, needs_benchmark
+from conftest import BENCHMARK, needs_benchmark, require_shipped
 
 from srcore.bench import load_dataset
 from srcore.lpips import get_lpips
@@ -19,12 +19,6 @@ from srcore.metrics import psnr_y
 from srcore.registry import get_method
 
 pytestmark = [needs_benchmark, pytest.mark.slow]
-
-
-def _shipped(method_id: str, scale: int) -> None:
-    avail = get_method(method_id).availability(scale)
-    if not avail:
-        pytest.skip(f"{method_id} x{scale} not shipped: {avail.reason}")
 
 
 @cache
@@ -55,15 +49,15 @@ def _scores(method_id: str, dataset: str, scale: int, strength: float | None = N
     ("edsr", 2, 37.0, 32.7),  # no bar in the issue: a floor a little under what we shipped (37.41 / 33.02)
 ])
 def test_psnr_bars(method_id: str, scale: int, set5: float, set14: float) -> None:
-    _shipped(method_id, scale)
+    require_shipped(method_id, scale)
     assert _scores(method_id, "Set5", scale)["psnr_y"] >= set5
     assert _scores(method_id, "Set14", scale)["psnr_y"] >= set14
 
 
 def test_srgan_perception_bar() -> None:
     """Issue 4: better on *both* LPIPS networks than the PSNR model, at a bounded PSNR cost."""
-    _shipped("srgan", 4)
-    _shipped("edsr", 4)
+    require_shipped("srgan", 4)
+    require_shipped("edsr", 4)
     gan, ref = _scores("srgan", "Set14", 4, 1.0, lpips=True), _scores("edsr", "Set14", 4, lpips=True)
     assert gan["psnr_y"] >= 24.5
     assert gan["lpips_alex"] <= 0.30 and gan["lpips_alex"] <= 0.85 * ref["lpips_alex"], (gan, ref)
@@ -86,7 +80,7 @@ def test_srgan_has_no_checkerboard_or_colour_shift() -> None:
     """The artefacts GAN training is known for, measured against HR on every Set14 image."""
     import cv2
 
-    _shipped("srgan", 4)
+    require_shipped("srgan", 4)
     for out, hr in _outputs("srgan", "Set14", 4, 1.0):
         a = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb).astype(np.float64)
         b = cv2.cvtColor(hr, cv2.COLOR_RGB2YCrCb).astype(np.float64)
@@ -109,7 +103,7 @@ def test_srgan_paints_no_colour_speckle() -> None:
     The first shipped candidate failed this (Set14 chroma high-pass 2.7 vs HR 1.7), which is why
     training has a chroma L1 term.
     """
-    _shipped("srgan", 4)
+    require_shipped("srgan", 4)
     pairs = _outputs("srgan", "Set14", 4, 1.0)
     assert np.mean([_chroma_highpass(o) for o, _ in pairs]) <= np.mean([_chroma_highpass(h) for _, h in pairs])
 
@@ -124,7 +118,7 @@ def test_srgan_network_paints_little_colour_on_grey_photos() -> None:
     """
     from srcore.methods.torch_sr import run_network
 
-    _shipped("srgan", 4)
+    require_shipped("srgan", 4)
     method = get_method("srgan")
     network = method.torch_network(4, strength=1.0)
     grey = [item for item in load_dataset(BENCHMARK / "Set14" / "x4", 4) if _chroma_highpass(item.hr) < 0.05]
@@ -136,7 +130,7 @@ def test_srgan_network_paints_little_colour_on_grey_photos() -> None:
 
 def test_srgan_strength_zero_is_the_psnr_generator() -> None:
     """α = 0 is our PSNR-trained generator (shipped as ``edsr`` too): same pixels, same score."""
-    _shipped("srgan", 4)
+    require_shipped("srgan", 4)
     lr = load_dataset(BENCHMARK / "Set5" / "x4", 4, limit=1)[0].lr
     a = get_method("srgan").upscale(lr, 4, strength=0.0)
     b = get_method("edsr").upscale(lr, 4)

@@ -11,7 +11,7 @@ from functools import cache
 
 import numpy as np
 import pytest
-from conftest import BENCHMARK, needs_benchmark
+from conftest import BENCHMARK, needs_benchmark, require_shipped
 from test_shipped_quality import _chroma_highpass, _phase_spread
 
 from srcore.blockiness import grid_ratio
@@ -29,9 +29,7 @@ REALISTIC0 = Degradation("realistic", seed=0)
 
 def _shipped(*ids: str) -> None:
     for method_id in ids:
-        avail = get_method(method_id).availability(4)
-        if not avail:
-            pytest.skip(f"{method_id} x4 not shipped: {avail.reason}")
+        require_shipped(method_id, 4)
 
 
 @cache
@@ -87,7 +85,8 @@ def test_real_edsr_keeps_clean_inputs_well_above_bicubic() -> None:
 def test_real_methods_lead_on_degraded_inputs(spec: Degradation) -> None:
     """real-edsr has the best PSNR-Y and real-gan (full strength) the best LPIPS among the shipped x4 methods."""
     _shipped("real-edsr", "real-gan")
-    others = [m for m in ("bicubic", "lanczos", "edsr", "srgan") if get_method(m).availability(4)]
+    others = ["bicubic", "lanczos", "edsr", "srgan"]
+    _shipped("edsr", "srgan")
     best_other_psnr = max(_mean(m, "Set14", spec, "psnr_y") for m in others)
     assert _mean("real-edsr", "Set14", spec, "psnr_y") > best_other_psnr
     best_other_lpips = min(_mean(m, "Set14", spec, "lpips") for m in [*others, "real-edsr"])
