@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skimage.data
+from conftest import require_shipped
 
 from app import render
 from app.bench_tab import BenchTab, extract_zip, resolve_folder
@@ -124,8 +125,7 @@ def test_bad_input_is_one_status_line(photo: Path, tmp_path: Path) -> None:
 def test_strengths_run_side_by_side(photo: Path) -> None:
     from srcore.registry import get_method
 
-    if not get_method("srgan").availability(4):
-        pytest.skip("srgan weights not shipped")
+    require_shipped("srgan", 4)
     assert expand_strengths(["bicubic", "srgan"], ["0", "1"]) == ["bicubic", "srgan@0", "srgan@1"]
     default = get_method("srgan").options[0].default  # "its default": the method's own α, whatever it is
     assert expand_strengths(["srgan"], ["default"]) == expand_strengths(["srgan"], []) == [f"srgan@{default:g}"]
