@@ -28,7 +28,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from app import render, workspace
+from app import render, viewer, workspace
 from app.config import AppConfig
 from app.inputs import (
     DEGRADATION_CHOICES,
@@ -66,6 +66,7 @@ from srcore.artefacts import CAPTION as ARTEFACT_CAPTION
 from srcore.artefacts import artefact_map, normalise_map, psnr_counterpart
 from srcore.compare import Comparison, MethodResult, Prepared, get_lpips_metric, prepare, run_one
 from srcore.errors import SRError
+from srcore.html_report import ViewerImage, comparison_document, file_data_uri, metric_entries, write_document
 from srcore.imageio import save_image
 from srcore.metrics import CONVENTION, error_map_y
 from srcore.paths import model_dirs
@@ -172,25 +173,56 @@ class CompareSession:
     def has_maps(self) -> bool:
         return any(r.ok for r in self.results) and (self.prepared.hr is not None or bool(self.gan_results()))
 
-    def write_downloads(self) -> list[str]:
-        """Every output as PNG (alpha re-attached), HR/LR, metrics JSON and the crop sheet, plus one zip of all."""
+    def png_files(self) -> dict[str, Path]:
+        """HR, LR and every output as PNG in the run folder (alpha re-attached), each written once.
+
+        Keys: ``HR``, ``LR`` and each result's method id, in display order (the viewer's keys too).
+        """
         d, stem, s = self.workdir, safe_stem(self.name), self.scale
-        files: list[Path] = []
-        outputs: list[Path] = []
         p = self.prepared
+        pictures: list[tuple[str, Path, np.ndarray, np.ndarray | None]] = []
         if p.hr is not None:
-            files.append(d / f"{stem}_HR.png")
-            if not files[-1].exists():
-                save_image(files[-1], p.hr, p.hr_alpha)
-        files.append(d / f"{stem}_LR.png")
-        if not files[-1].exists():
-            save_image(files[-1], p.lr, p.lr_alpha)
-        for r in self.results:
-            if r.ok:
-                path = d / f"{stem}_{safe_name(r.method_id)}_x{s}.png"
-                if not path.exists():
-                    save_image(path, r.output, r.alpha)  # type: ignore[arg-type]
-                outputs.append(path)
+            pictures.append(("HR", d / f"{stem}_HR.png", p.hr, p.hr_alpha))
+        pictures.append(("LR", d / f"{stem}_LR.png", p.lr, p.lr_alpha))
+        pictures += [(r.method_id, d / f"{stem}_{safe_name(r.method_id)}_x{s}.png", r.output, r.alpha)  # type: ignore[misc]
+                     for r in self.results if r.ok]
+        for _, path, img, alpha in pictures:
+            if not path.exists():
+                save_image(path, img, alpha)
+        return {key: path for key, path, _, _ in pictures}
+
+    def viewer_labels(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(label, kind) per viewer key: the ground truth, the input (shown enlarged), the methods."""
+        labels = {"HR": "Ground truth (HR)", "LR": self.lr_key, **{r.method_id: self.result_key(r) for r in self.results if r.ok}}
+        kinds = {"HR": "reference", "LR": "input"}
+        return labels, kinds
+
+    def viewer_html(self, block: gr.HTML) -> str:
+        """The in-page viewer (app/viewer.py) over this run's PNGs."""
+        labels, kinds = self.viewer_labels()
+        report = report_json(self.comparison(), self.name, self.input_size)
+        return viewer.view_html(block, report, self.png_files(), labels, self.out_size, kinds)
+
+    def export_html(self, pngs: dict[str, Path]) -> Path:
+        """The self-contained HTML file (srcore/html_report.py): the same viewer, every PNG inlined, the metrics table."""
+        labels, kinds = self.viewer_labels()
+        report = report_json(self.comparison(), self.name, self.input_size)
+        rows = {r["method"]: r for r in report["results"]}
+        images = [ViewerImage(k, labels[k], file_data_uri(path), kinds.get(k, "method"),
+                              metric_entries(rows[k], self.mode) if k in rows else []) for k, path in pngs.items()]
+        target = self.workdir / f"{safe_stem(self.name)}_srlab_x{self.scale}.html"
+        if target.exists():  # a run's results never change once done; re-cropping must not re-inline every PNG
+            return target
+        write_document(target, comparison_document(report, images, f"SR Lab · {self.name} · ×{self.scale}"))
+        return target
+
+    def write_downloads(self) -> list[str]:
+        """Every output as PNG (alpha re-attached), HR/LR, metrics JSON, the crop sheet and the HTML viewer, plus one zip of all."""
+        d, stem, s = self.workdir, safe_stem(self.name), self.scale
+        pngs = self.png_files()
+        files = [pngs[k] for k in ("HR", "LR") if k in pngs]
+        outputs = [path for k, path in pngs.items() if k not in ("HR", "LR")]
+        page = self.export_html(pngs)
         metrics = d / f"{stem}_metrics.json"
         metrics.write_text(json.dumps(report_json(self.comparison(), self.name, self.input_size), indent=2))
         sheet = d / f"{stem}_crops.png"
@@ -202,7 +234,7 @@ class CompareSession:
             for f in [*files, *outputs, metrics, sheet]:
                 z.write(f, f.name)
         os.replace(d / ".zip.tmp", archive)
-        return [str(archive), *(str(o) for o in outputs)]
+        return [str(archive), str(page), *(str(o) for o in outputs)]
 
 
 def jpeg_note(quality: int | None) -> str:
@@ -255,10 +287,12 @@ def _error_status(message: str) -> str:
 class CompareTab:
     """Builds the tab's components and holds the handlers (bound to the server's config)."""
 
-    N_OUT = 13  # outputs of run(): see build()
+    N_OUT = 14  # outputs of run(): see build()
 
     def __init__(self, cfg: AppConfig) -> None:
         self.cfg = cfg
+        #: set by build(); a tab used without a page (tests, scripts) gets an unrendered one to serve files through
+        self.viewer_block: gr.HTML | None = None
 
     # ------------------------------------------------------------------------------ handlers
 
@@ -365,6 +399,8 @@ class CompareTab:
                 if maps_open and session.has_maps():
                     view[10] = self.maps_view(session)
                 view[11] = session.write_downloads()
+                self.viewer_block = self.viewer_block or viewer.component(render=False)
+                view[13] = session.viewer_html(self.viewer_block)
             yield tuple(view)
 
     def _fail(self, message: str) -> tuple[Any, ...]:
@@ -394,6 +430,7 @@ class CompareTab:
             "" if first else gr.skip(),  # maps: recomputed for the new results when shown
             [] if first else gr.skip(),  # downloads: written once everything is done
             gr.skip(),
+            viewer.EMPTY if first else gr.skip(),  # the viewer: made once everything is done
         )
 
     def _slider_pair(self, s: CompareSession) -> tuple[str, str]:
@@ -546,6 +583,9 @@ class CompareTab:
                     zoom = gr.Radio(ZOOMS, value=4, label="Zoom × (nearest neighbour, shown at true size)", elem_id="zoom")
                 crops = gr.HTML(elem_id="crops", label="Same region, every method")
                 table = gr.HTML(elem_id="metrics")
+                gr.Markdown("### Viewer · keys 1–9 show a method in place, Space the next, B flicks A⇄B; wheel zoom up to 16× "
+                            "(nearest neighbour), drag to pan; Difference |A−B| ×1…×20; Onion skin; Blind test")
+                self.viewer_block = viewer.component(elem_id="viewer")
                 gr.Markdown("### Before / after")
                 with gr.Row():
                     side_a = gr.Dropdown(label="Left", choices=[], elem_id="slider-a")
@@ -553,7 +593,8 @@ class CompareTab:
                 slider = gr.ImageSlider(label="Drag to compare", format="png", type="numpy", elem_id="slider", max_height=600)
                 with gr.Accordion("Error maps", open=False, visible=False, elem_id="maps-panel") as maps_panel:
                     maps = gr.HTML(elem_id="error-maps")
-                files = gr.File(label="Downloads: zip (outputs, HR/LR, crop sheet, metrics) and each output as PNG",
+                files = gr.File(label="Downloads: zip (outputs, HR/LR, crop sheet, metrics), the viewer as one HTML file "
+                                      "(opens offline), each output as PNG",
                                 file_count="multiple", interactive=False, elem_id="downloads")
         session = gr.State(None, time_to_live=3600, delete_callback=_discard)
         upload = gr.State(None, time_to_live=3600)
@@ -569,7 +610,8 @@ class CompareTab:
         degradation.change(self.on_degradation, [degradation], [quality, seed], **private)
         for control in (scale, mode, methods, strengths, degradation, quality, seed, backend, file_model):
             control.change(self.on_stale, [session], [stale], show_progress="hidden", **private)
-        outputs = [session, status, stale, table, locator, crops, side_a, side_b, slider, maps_panel, maps, files, upload_msg]
+        outputs = [session, status, stale, table, locator, crops, side_a, side_b, slider, maps_panel, maps, files, upload_msg,
+                   self.viewer_block]
         assert len(outputs) == self.N_OUT
         run.click(self.run, [upload, scale, methods, strengths, mode, degradation, quality, seed, backend, file_model, crop, zoom,
                              maps_open, session], outputs, api_name="compare_ui", api_visibility="undocumented",

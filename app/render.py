@@ -10,7 +10,6 @@ at their true zoom, every caption whole and every column visible, for any number
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 from PIL import Image, ImageDraw
 
+from srcore.html_report import png_data_uri
 from srcore.scoring import METRICS
 
 #: |ΔY| maps are drawn on one fixed scale so colours mean the same for every method and image.
@@ -168,14 +168,6 @@ def shared_vmax(maps: Iterable[np.ndarray]) -> float:
     """One colour scale for a set of maps (99.5th percentile of all), so methods are comparable."""
     tops = [float(np.percentile(m, 99.5)) for m in maps if m is not None and m.size]
     return max(tops) if tops else 1.0
-
-
-def png_data_uri(rgb: np.ndarray) -> str:
-    """An RGB uint8 array as an inline PNG (lossless: what is shown is what the method made)."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
 def figure_html(uri: str, width: int, height: int, caption: str, sub: str = "", title: str = "") -> str:

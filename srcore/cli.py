@@ -170,6 +170,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     degradation = _degradation(args)
     if degradation is not None and args.mode == "upscale":
         raise SRError("--degrade applies to reference mode only (upscale mode uses the input as it is)")
+    if args.html and Path(args.html).is_dir():
+        raise SRError(f"--html {args.html}: is a folder; name the .html file to write")
     img = load_image(args.input)
     ids = _ids(args.methods) or [m.id for m in all_methods() if m.availability(args.scale)]
     res = compare(img, args.scale, ids, args.mode, _options(args, ids), lpips=not args.no_lpips, tile=args.tile,
@@ -203,6 +205,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"wrote outputs, crop sheet and metrics to {out}")
     if args.json:
         Path(args.json).write_text(json.dumps(res.to_json(), indent=2))
+    if args.html and any(r.ok for r in res.results):
+        from srcore.html_report import export_comparison
+
+        size = export_comparison(res, Path(args.html), f"SR Lab · {Path(args.input).name} · ×{args.scale}")
+        print(f"wrote {args.html} ({size / 1e6:.1f} MB, {sum(r.ok for r in res.results)} outputs embedded; opens offline)")
     return 0 if any(r.ok for r in res.results) else EXIT_USAGE
 
 
@@ -356,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reference: treat the input as ground truth (degrade, restore, score); upscale: upscale as is, no metrics")
     s.add_argument("--out", help="write outputs, a crop sheet PNG and metrics JSON to this folder")
     s.add_argument("--json", help="write the metrics JSON here")
+    s.add_argument("--html", help="write one self-contained HTML file: the viewer (keys, zoom, difference, blind test), "
+                   "every output embedded, the metrics table; opens offline")
     s.add_argument("--crop-x", type=float, help="crop centre x in output pixels (default: centre)")
     s.add_argument("--crop-y", type=float, help="crop centre y in output pixels (default: centre)")
     s.add_argument("--crop-size", type=int, default=64, help="crop side in output pixels")

@@ -53,7 +53,7 @@ def test_run_streams_one_update_per_method(photo: Path) -> None:
     tab = CompareTab(AppConfig())
     updates = _run(tab, photo, ["bicubic", "bilinear", "nearest"], "reference", maps=True)
     assert len(updates) == 4  # the prepared input first, then one update as each method finishes
-    session, status, stale, table, locator, crops, side_a, side_b, slider, panel, maps, files, _ = updates[-1]
+    session, status, stale, table, locator, crops, side_a, side_b, slider, panel, maps, files, _, view = updates[-1]
     assert isinstance(session, CompareSession) and "Done: 3/3" in status and stale == ""
     assert "Running: 0/3" in updates[0][1] and "Running: 1/3" in updates[1][1]  # one count, no competing bar
     for mid in ("bicubic", "bilinear", "nearest"):
@@ -69,7 +69,10 @@ def test_run_streams_one_update_per_method(photo: Path) -> None:
     assert side_a["value"] == "LR input (nearest ×4)" and side_b["value"] in side_b["choices"]
     assert isinstance(updates[1][11], type(gr.skip()))  # downloads only once everything is done
     names = {Path(f).name for f in files}
-    assert names == {"cat_srlab_x4.zip", "cat_bicubic_x4.png", "cat_bilinear_x4.png", "cat_nearest_x4.png"}
+    assert names == {"cat_srlab_x4.zip", "cat_srlab_x4.html", "cat_bicubic_x4.png", "cat_bilinear_x4.png", "cat_nearest_x4.png"}
+    # The viewer: one element, every picture served as a file (HR, LR, 3 methods), metrics in its data.
+    assert view.count("<srlab-viewer") == 1 and view.count("gradio_api/file=") == 5 and "PSNR-Y ↑" in view
+    assert isinstance(updates[1][13], type(gr.skip()))
     with zipfile.ZipFile(next(f for f in files if f.endswith(".zip"))) as z:
         assert {"cat_HR.png", "cat_LR.png", "cat_crops.png", "cat_metrics.json", "cat_bicubic_x4.png"} <= set(z.namelist())
 
@@ -92,7 +95,7 @@ def test_crop_follows_clicks_without_recomputing(photo: Path) -> None:
 
 def test_upscale_mode_in_ui(photo: Path) -> None:
     tab = CompareTab(AppConfig())
-    session, status, _, table, *_rest, panel, maps, files, _ = _run(tab, photo, ["bicubic"], "Upscale as is", scale=2)[-1]
+    session, status, _, table, *_rest, panel, maps, files, _, _ = _run(tab, photo, ["bicubic"], "Upscale as is", scale=2)[-1]
     assert session.mode == "upscale" and "upscale as is" in status
     assert "PSNR-Y (dB) ↑" not in table and "NIQE ↓" in table and "LR-PSNR (dB) ↑" in table
     assert panel["visible"] is False  # no ground truth and no GAN method: no empty maps section
