@@ -125,45 +125,67 @@ def run_bench(
     judged on both, so one tuned to a single distance cannot pass for better.
     """
     images = load_dataset(data, scale, limit, degradation) if isinstance(data, (str, Path)) else data
-    lpips_fn, variant, lpips_reason = None, None, "LPIPS switched off (--no-lpips)"
-    if lpips:
-        try:
-            from srcore.lpips import get_lpips
-
-            lpips_fn = get_lpips(lpips_net)
-            variant = lpips_fn.variant
-        except Exception as exc:  # reported as variant None / lpips None with the reason
-            lpips_fn, lpips_reason = None, f"LPIPS unavailable: {exc}"
+    lpips_fn, variant, skip = lpips_setup(lpips, lpips_net)
     results: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     total, done = len(method_ids) * len(images), 0
-    skip = {} if lpips_fn is not None else {"lpips": lpips_reason}
     for mid in method_ids:
-        try:
-            method = get_method(mid)
-        except SRError as exc:
-            skipped[mid] = str(exc)
-            done += len(images)
-            continue
-        avail = method.availability(scale)
-        if not avail:
-            skipped[mid] = avail.reason
+        method, why = bench_method(mid, scale)
+        if method is None:
+            skipped[mid] = why
             done += len(images)
             continue
         opts = method_options(method, (options or {}).get(mid))
         rows: list[Scores] = []
         for item in images:
-            t0 = time.perf_counter()
-            out = method.upscale(item.lr, scale, tile=tile, backend=backend, **opts)
-            secs = time.perf_counter() - t0
-            row = score(out, scale, hr=item.hr, lr=item.lr, lpips_fns={"lpips": lpips_fn} if lpips_fn else None,
-                        metrics=BENCH_METRICS, skip=skip)
-            row.values["seconds"] = secs
-            rows.append(row)
+            rows.append(score_item(method, item, scale, tile, backend, opts, lpips_fn, skip))
             done += 1
             if progress:
                 progress(done, total, mid)
-        mean = aggregate(rows)
-        results[mid] = {**{k: mean.values[k] for k in BENCH_METRICS}, "seconds_per_image": mean.values["seconds"],
-                        "reasons": mean.reasons}
+        results[mid] = method_summary(rows)
     return BenchResult(scale, variant, len(images), results, skipped, degradation_record(images))
+
+
+# The pieces of run_bench that srcore.distributed runs on Ray workers (score_item) and on its driver
+# (bench_method, method_summary), so a cluster benchmark is this benchmark, not a copy of it.
+
+
+def lpips_setup(lpips: bool, lpips_net: str) -> tuple[Any, str | None, dict[str, str]]:
+    """(LPIPS function or None, its variant label, the ``skip`` reasons for :func:`score`)."""
+    if not lpips:
+        return None, None, {"lpips": "LPIPS switched off (--no-lpips)"}
+    try:
+        from srcore.lpips import get_lpips
+
+        fn = get_lpips(lpips_net)
+        return fn, fn.variant, {}
+    except Exception as exc:  # reported as variant None / lpips None with the reason
+        return None, None, {"lpips": f"LPIPS unavailable: {exc}"}
+
+
+def bench_method(mid: str, scale: int) -> tuple[Any, str]:
+    """(the method, "") when it can run at ``scale`` here, else (None, why it is skipped)."""
+    try:
+        method = get_method(mid)
+    except SRError as exc:
+        return None, str(exc)
+    avail = method.availability(scale)
+    return (method, "") if avail else (None, avail.reason)
+
+
+def score_item(method: Any, item: BenchImage, scale: int, tile: int | None, backend: str | None, opts: dict[str, Any],
+               lpips_fn: Any, skip: dict[str, str]) -> Scores:
+    """Upscale one LR image, time it (``seconds``) and score it on :data:`BENCH_METRICS`."""
+    t0 = time.perf_counter()
+    out = method.upscale(item.lr, scale, tile=tile, backend=backend, **opts)
+    secs = time.perf_counter() - t0
+    row = score(out, scale, hr=item.hr, lr=item.lr, lpips_fns={"lpips": lpips_fn} if lpips_fn else None,
+                metrics=BENCH_METRICS, skip=skip)
+    row.values["seconds"] = secs
+    return row
+
+
+def method_summary(rows: list[Scores]) -> dict[str, Any]:
+    """One method's JSON row: dataset means (in image order), ``seconds_per_image`` and the reasons."""
+    mean = aggregate(rows)
+    return {**{k: mean.values[k] for k in BENCH_METRICS}, "seconds_per_image": mean.values["seconds"], "reasons": mean.reasons}

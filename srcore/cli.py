@@ -84,6 +84,20 @@ def _add_degrade_args(s: argparse.ArgumentParser, what: str) -> None:
     s.add_argument("--jpeg-quality", type=int, default=None, help="JPEG quality of --degrade jpeg (default 50)")
 
 
+def _add_ray_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run on a Ray cluster: no ADDRESS = a local Ray instance, 'auto' = the cluster this node belongs to, "
+                        "ray://host:10001 = a remote one (input/output paths must be visible on every node)")
+    s.add_argument("--workers", type=int, default=None, help="--ray: worker processes (default: one per CPU of the cluster)")
+    s.add_argument("--worker-cpus", type=float, default=1.0, help="--ray: CPUs reserved per worker (its torch threads; default 1)")
+
+
+def _add_tta_arg(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: each network method runs on the 8 flips/rotations of the input and the "
+                        "outputs are averaged (x8 self-ensemble, EDSR+; ~8x the time; interpolation methods unchanged)")
+
+
 def _add_backend_arg(s: argparse.ArgumentParser) -> None:
     from srcore.backends import BACKENDS
 
@@ -123,11 +137,18 @@ def _collect_inputs(src: Path) -> list[Path]:
     return [src]
 
 
+def _ray_settings(args: argparse.Namespace) -> Any:
+    """``--ray [ADDRESS]`` and its knobs; imports Ray, so only called when ``--ray`` was given."""
+    from srcore.distributed import RaySettings
+
+    return RaySettings(args.ray, args.workers, args.worker_cpus, args.models_dir, args.backend)
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from srcore.compare import method_options, upscale_alpha
-    from srcore.imageio import load_image, save_image
+    from srcore.batch import output_path, upscale_file
+    from srcore.compare import method_options
     from srcore.registry import get_method
 
     method = get_method(args.method)
@@ -140,24 +161,27 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     folder_mode = src.is_dir()
     if folder_mode and dst.suffix and not dst.is_dir():  # an existing folder is a folder whatever its name (out.v2/)
         raise SRError(f"{dst}: the input is a folder, so the output must be a folder too")
-    failures = 0
-    for path in tqdm(files, disable=not folder_mode, unit="img", desc=f"{method.id} x{args.scale}"):
-        target = dst / f"{path.stem}_{method.id.replace(':', '_').replace('/', '_')}_x{args.scale}.png" if folder_mode else dst
-        try:
-            img = load_image(path)
-            out = method.upscale(img.rgb, args.scale, tile=args.tile, **opts)
-            save_image(target, out, upscale_alpha(img.alpha, args.scale))
-            for note in img.notes:
-                print(f"note: {path.name}: {note}", file=sys.stderr)
-        except SRError as exc:
-            if not folder_mode:
-                raise
-            failures += 1
-            tqdm.write(f"skipped: {exc}", file=sys.stderr)
+    targets = [output_path(dst, p, method.id, args.scale) if folder_mode else dst for p in files]
+    failures, kept = 0, 0
+    if args.ray is not None:
+        from srcore.distributed import upscale_on_ray
+
+        failures, kept = upscale_on_ray(_ray_settings(args), method.id, args.scale, args.tile, opts, files, targets, folder_mode)
+    else:
+        for path, target in tqdm(list(zip(files, targets, strict=True)), disable=not folder_mode, unit="img", desc=f"{method.id} x{args.scale}"):
+            try:
+                for note in upscale_file(method, path, target, args.scale, args.tile, opts):
+                    print(f"note: {path.name}: {note}", file=sys.stderr)
+            except SRError as exc:
+                if not folder_mode:
+                    raise
+                failures += 1
+                tqdm.write(f"skipped: {exc}", file=sys.stderr)
     if not folder_mode:
         print(f"wrote {dst}")
     else:
-        print(f"wrote {len(files) - failures} image(s) to {dst}" + (f"; {failures} skipped" if failures else ""))
+        print(f"wrote {len(files) - failures - kept} image(s) to {dst}" + (f"; {kept} already done" if kept else "")
+              + (f"; {failures} skipped" if failures else ""))
     return EXIT_USAGE if failures == len(files) else 0
 
 
@@ -228,8 +252,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bar.set_postfix_str(mid)
         bar.update(done - bar.n)
 
-    res = run_bench(Path(args.data), args.scale, ids, args.limit, not args.no_lpips, _options(args, ids), progress, args.tile,
-                    lpips_net=args.lpips_net, degradation=_degradation(args))
+    if args.ray is not None:
+        from srcore.distributed import bench_on_ray
+
+        res = bench_on_ray(_ray_settings(args), Path(args.data), args.scale, ids, args.limit, not args.no_lpips, _options(args, ids),
+                           progress, args.tile, lpips_net=args.lpips_net, degradation=_degradation(args))
+    else:
+        res = run_bench(Path(args.data), args.scale, ids, args.limit, not args.no_lpips, _options(args, ids), progress, args.tile,
+                        lpips_net=args.lpips_net, degradation=_degradation(args))
     bar.close()
     for mid, why in res.skipped.items():
         print(f"skipped {mid}: {why}", file=sys.stderr)
@@ -353,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tile", type=int, default=None, help="input tile side for network methods (default: from free memory; 0 = off)")
     s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: 0 = PSNR generator ... 1 = GAN generator (default: the method's, srgan 0.75, real-gan 1)")
     _add_backend_arg(s)
+    _add_tta_arg(s)
+    _add_ray_args(s)
     s.set_defaults(func=cmd_upscale)
 
     s = sub.add_parser("compare", parents=[common], help="run several methods on one image and score them")
@@ -374,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
     _add_degrade_args(s, "the input (reference mode)")
     _add_backend_arg(s)
+    _add_tta_arg(s)
     s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("bench", parents=[common], help="benchmark methods on a dataset folder")
@@ -388,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
     _add_degrade_args(s, "HR images (folders with LR/ keep their LR unless jpeg/realistic)")
     _add_backend_arg(s)
+    _add_tta_arg(s)
+    _add_ray_args(s)
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("export", parents=[common], help="export a network method to ONNX (opset 17+, dynamic H/W, metadata)")
@@ -416,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
     _add_degrade_args(s, "each frame (reference mode)")
     _add_backend_arg(s)
+    _add_tta_arg(s)
     s.set_defaults(func=cmd_video)
 
     s = sub.add_parser("download", parents=[common], help="fetch model files (SHA-256 checked) into the cache")
@@ -436,7 +472,13 @@ def main(argv: list[str] | None = None) -> int:
             raise SRError(f"--scale {args.scale} is not a sensible integer scale (use 2-8)")
         from srcore.backends import use_backend
 
-        with use_backend(getattr(args, "backend", None)):  # every network call of the command inherits it
+        from srcore.tta import TTA_NOTE, use_tta
+
+        if getattr(args, "tta", False) and getattr(args, "ray", None) is not None:
+            raise SRError("--tta does not run on --ray workers yet; drop one of them")
+        if getattr(args, "tta", False):
+            print(f"note: {TTA_NOTE}", file=sys.stderr)
+        with use_backend(getattr(args, "backend", None)), use_tta(getattr(args, "tta", None)):  # every network call inherits them
             return args.func(args)
     except SRError as exc:
         print(f"error: {exc}", file=sys.stderr)
