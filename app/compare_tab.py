@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,6 +63,7 @@ from app.methods import (
 from app.runner import lpips_for, report_json, run_specs
 from srcore.artefacts import CAPTION as ARTEFACT_CAPTION
 from srcore.artefacts import artefact_map, normalise_map, psnr_counterpart
+from srcore.atomic import atomic_path, atomic_write
 from srcore.compare import Comparison, MethodResult, Prepared, get_lpips_metric, prepare, run_one
 from srcore.errors import SRError
 from srcore.html_report import ViewerImage, comparison_document, file_data_uri, metric_entries, write_document
@@ -224,16 +224,15 @@ class CompareSession:
         outputs = [path for k, path in pngs.items() if k not in ("HR", "LR")]
         page = self.export_html(pngs)
         metrics = d / f"{stem}_metrics.json"
-        metrics.write_text(json.dumps(report_json(self.comparison(), self.name, self.input_size), indent=2))
+        atomic_write(metrics, json.dumps(report_json(self.comparison(), self.name, self.input_size), indent=2))
         sheet = d / f"{stem}_crops.png"
-        # Written under temporary names and renamed: quick successive clicks never leave a half-written file.
-        save_image(d / ".crops.tmp.png", crop_sheet(list(self.images().items()), self.center, self.crop, self.zoom))
-        os.replace(d / ".crops.tmp.png", sheet)
+        # Every file goes through a temporary name unique to its writer (srcore.atomic) and is renamed whole:
+        # handlers of one session running at once (locator, crop, zoom) never share or half-write a file.
+        save_image(sheet, crop_sheet(list(self.images().items()), self.center, self.crop, self.zoom))
         archive = d / f"{stem}_srlab_x{s}.zip"
-        with zipfile.ZipFile(d / ".zip.tmp", "w", compression=zipfile.ZIP_STORED) as z:  # PNGs are compressed already
+        with atomic_path(archive) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:  # PNGs are compressed already
             for f in [*files, *outputs, metrics, sheet]:
                 z.write(f, f.name)
-        os.replace(d / ".zip.tmp", archive)
         return [str(archive), str(page), *(str(o) for o in outputs)]
 
 

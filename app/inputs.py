@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from srcore.errors import InputImageError, SRError
+from srcore.filenames import safe_name, safe_stem  # noqa: F401 - re-exported: the app's one sanitiser is srcore's
 from srcore.imageio import LoadedImage, load_image
+from srcore.specs import MethodSpec, parse_spec, split_ids  # noqa: F401 - re-exported for the tabs and the API
 
 MODE_CHOICES = [("Treat as ground truth", "reference"), ("Upscale as is", "upscale")]
 DEGRADATION_CHOICES = [("Bicubic", "bicubic"), ("JPEG", "jpeg"), ("Realistic", "realistic")]
@@ -45,67 +45,10 @@ def parse_scale(scale: Any) -> int:
 
 def parse_methods(methods: list[str] | str | None) -> list[str]:
     """A list of ids, or one comma-separated string (handy from curl); duplicates dropped, order kept."""
-    if isinstance(methods, str):
-        methods = methods.split(",")
-    ids = [m.strip() for m in (methods or []) if m and m.strip()]
+    ids = split_ids(methods)
     if not ids:
         raise SRError("choose at least one method")
-    return list(dict.fromkeys(ids))
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One column of a comparison: a method id plus option values, spelled ``srgan@0.5`` (as ``benchmarks/crop_sheet.py``).
-
-    ``@α`` sets the method's first option (its strength); the spec string stays the result's id,
-    so the same method can run at several strengths in one comparison.
-    """
-
-    spec: str
-    method_id: str
-    options: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def alpha(self) -> float | None:
-        return next(iter(self.options.values()), None)
-
-
-def parse_spec(spec: str) -> MethodSpec:
-    """``"srgan@0.5"`` -> MethodSpec("srgan@0.5", "srgan", {"strength": 0.5}); plain ids have no options.
-
-    ``file:`` ids are never split (a path may contain ``@``). The option is validated against the
-    method's declared range, so a typo is one clear line instead of a silently clamped value.
-    """
-    spec = spec.strip()
-    if spec.startswith("file:") or "@" not in spec:
-        return MethodSpec(spec, spec)
-    from srcore.registry import get_method
-
-    mid, _, value = spec.partition("@")
-    try:
-        method = get_method(mid)
-    except SRError:
-        return MethodSpec(spec, mid)  # unknown id: srcore's own "unknown method" row error says why
-    if not method.options:
-        raise SRError(f"{spec}: {mid} has no strength setting; use plain {mid!r}")
-    opt = method.options[0]
-    try:
-        alpha = float(value)
-    except ValueError:
-        raise SRError(f"{spec}: the value after @ must be a number such as {mid}@0.5") from None
-    if not opt.minimum <= alpha <= opt.maximum:
-        raise SRError(f"{spec}: {opt.name} must be between {opt.minimum:g} and {opt.maximum:g}")
-    return MethodSpec(f"{mid}@{alpha:g}", mid, {opt.name: alpha})
-
-
-def safe_name(text: str, limit: int = 60) -> str:
-    """A file-name-safe version of ``text`` (upload stems, method ids, dataset titles): the one sanitiser."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:limit] or "image"
-
-
-def safe_stem(name: str) -> str:
-    """``safe_name`` of a file name without its suffix (``my photo.jpg`` -> ``my_photo``)."""
-    return safe_name(Path(name).stem)
+    return ids
 
 
 def degradation_spec(mode: str, kind: str | None, quality: Any = 50, seed: Any = 0) -> Any:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from app.inputs import parse_spec
 from app.messages import public_text
 from app.methods import method_label
-from srcore.compare import Comparison, MethodResult, Prepared, get_lpips_metric, run_one
-from srcore.errors import SRError
+from srcore.compare import Comparison, MethodResult, Prepared, run_one
+from srcore.compare import lpips_for as lpips_for  # the tabs and the API take it from here; srcore has the one copy
 from srcore.paths import model_dirs
 
 
@@ -41,31 +40,14 @@ def run_specs(
     """Run each ``id`` or ``id@α`` on a prepared input (srcore's ``run_one``), named for the page.
 
     ``id@α`` runs the method with its strength at α and keeps the spec as the result's id, so one
-    comparison can hold several strengths; the label says α.
+    comparison can hold several strengths; the label says α (a spec that did not parse keeps its text).
     """
     for text in specs:
-        try:
-            spec = parse_spec(text)
-        except SRError as exc:
-            yield MethodResult(text, text, error=str(exc))
-            continue
-        res = run_one(spec.method_id, prep, lpips_fn, spec.options, None, allow_files, model_dirs(), backend)
-        if spec.options:
-            res.method_id, res.label = spec.spec, method_label(spec.spec, res.label)
+        res = run_one(text, prep, lpips_fn, None, None, allow_files, model_dirs(), backend)
+        if res.label != res.method_id:
+            res.label = method_label(res.method_id, res.label)
         if res.error:
             res.error = public_text(res.error)
         yield res
-
-
-def lpips_for(prep: Prepared) -> tuple[Any, str | None]:
-    """The shared LPIPS metric for a reference run (None and a note when it cannot be had, as srcore's compare)."""
-    if prep.hr is None:
-        return None, None
-    try:
-        metric = get_lpips_metric()
-        return metric, metric.variant
-    except Exception as exc:  # LPIPS is optional: report it, keep the other metrics
-        prep.notes.append(f"LPIPS not computed: {exc}")
-        return None, None
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from app import workspace
 from app.config import AppConfig
-from app.inputs import parse_methods, parse_scale
+from app.inputs import parse_methods, parse_scale, safe_name
 from app.messages import public_text, user_errors
 from app.methods import SCALES, checkbox_choices, on_scale, unavailable_html
 from srcore.degrade import DEGRADATIONS, Degradation
@@ -239,7 +239,8 @@ class VideoTab:
     def run(self, data: bytes | None, scale: Any, methods: Any, mode: str | None, degradation: str | None, zoom: Any,
             session: VideoSession | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """Upscale (or degrade-restore-score) the clip with every chosen method; returns everything the tab shows."""
-        from srcore.video import run_video, write_atomic
+        from srcore.atomic import atomic_write
+        from srcore.video import run_video
 
         s, ids = parse_scale(scale), parse_methods(methods)
         mode = mode if mode in ("upscale", "reference") else "upscale"
@@ -249,7 +250,7 @@ class VideoTab:
         try:
             clip = _save_upload(data, workdir)
             info = check_clip(clip, self.limits)
-            outputs = [workdir / f"clip_{mid.replace(':', '_').replace('/', '_')}_x{s}.mp4" for mid in ids]
+            outputs = [workdir / f"clip_{safe_name(mid)}_x{s}.mp4" for mid in ids]
             sbs = workdir / f"side_by_side_x{s}.mp4"
             total = info.frames or 0
             progress(0.0, desc="starting")
@@ -268,9 +269,9 @@ class VideoTab:
                 m["output"] = Path(m["output"]).name
             report["notes"] = [public_text(n) for n in report["notes"]]
             files = [str(p) for p in outputs] + [str(sbs)]
-            files.append(str(write_atomic(workdir / "video_metrics.json", json.dumps(report, indent=2))))
+            files.append(str(atomic_write(workdir / "video_metrics.json", json.dumps(report, indent=2))))
             if mode == "reference":
-                files.append(str(write_atomic(workdir / "video_metrics.csv", rep.csv_text())))
+                files.append(str(atomic_write(workdir / "video_metrics.csv", rep.csv_text())))
         except BaseException:
             workspace.remove(workdir)
             raise

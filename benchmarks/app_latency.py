@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from srcore.atomic import atomic_write  # noqa: E402
+from srcore.specs import split_ids  # noqa: E402 - after the path set-up above
+
 
 def _launcher() -> ModuleType:
     """``benchmarks/load.py`` is a script, not a package: import it by path for its server launcher."""
@@ -125,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(sizes) != 2 or min(sizes) < 8:
         print("error: --sizes wants two sides >= 8, e.g. 256,1024", file=sys.stderr)
         return 2
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    methods = split_ids(args.methods) if args.methods else None
     res = run(methods, [b.strip() for b in args.backends.split(",")], sizes, args.runs, models_dir, args.timeout)  # type: ignore[arg-type]
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
+        atomic_write(Path(args.json), json.dumps(res, indent=2))
     return 0 if res["rows"] and not any(r["error"] for r in res["rows"]) else 1
 
 

@@ -24,14 +24,14 @@ from srcore.imageio import save_image  # noqa: E402
 from srcore.metrics import psnr_y  # noqa: E402
 from srcore.registry import get_method  # noqa: E402
 from srcore.sheet import crop_sheet, stack_rows  # noqa: E402
+from srcore.specs import parse_spec, split_ids  # noqa: E402
 
 
 def parse_method(spec: str) -> tuple[str, dict[str, float], str]:
-    """``srgan@0.5`` -> ("srgan", {"strength": 0.5}, "srgan@0.5"); the label keeps the CLI spelling (and Pillow's default font has no α)."""
-    mid, _, strength = spec.partition("@")
-    if not strength:
-        return mid, {}, mid
-    return mid, {"strength": float(strength)}, f"{mid}@{float(strength):g}"
+    """``srgan@0.5`` -> ("srgan", {"strength": 0.5}, "srgan@0.5"), validated by :func:`srcore.specs.parse_spec`;
+    the label keeps the CLI spelling (and Pillow's default font has no α)."""
+    s = parse_spec(spec)
+    return s.method_id, s.options, s.spec
 
 
 def parse_crop(spec: str) -> tuple[str, tuple[float, float]]:
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [n for n, _ in crops if n not in items]
     if missing:
         raise SystemExit(f"not in {args.data}: {', '.join(missing)}; have {', '.join(sorted(items))}")
-    specs = [parse_method(s) for s in args.methods.split(",") if s.strip()]
+    specs = [parse_method(s) for s in split_ids(args.methods)]
     rows = []
     for name, center in crops:
         item = items[name]

@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from srcore.atomic import atomic_write  # noqa: E402
+from srcore.specs import split_ids  # noqa: E402 - after the path set-up above
+
 SHARED_OPENCV = REPO.parent / "shared" / "models" / "opencv"
 #: Nine methods: bicubic, the four stock OpenCV networks, our four (the pre-issue-17 default selection).
 NINE = ("bicubic", "dnn-espcn", "dnn-fsrcnn", "dnn-fsrcnn-small", "dnn-lapsrn", "espcn", "fsrcnn", "edsr", "srgan")
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load = _load_launcher()
     shared = SHARED_OPENCV.is_dir()
-    methods = args.methods.split(",") if args.methods else list(NINE if shared else FALLBACK)
+    methods = split_ids(args.methods) if args.methods else list(NINE if shared else FALLBACK)
     work = Path(tempfile.mkdtemp(prefix="srlab-latency-"))
     photo, small = work / "astronaut512.png", work / "warmup.png"
     save_image(photo, load.make_crop(0, 512))
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     for mid, s in best["per_method"].items():
         print(f"  {mid:18s} {s:8.3f} s" + (f"  error: {best['errors'][mid]}" if mid in best["errors"] else ""))
     if args.json:
-        args.json.write_text(json.dumps(best, indent=2))
+        atomic_write(args.json, json.dumps(best, indent=2))
     return 0 if best["ok"] else 1
 
 

@@ -50,6 +50,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as `python benchmarks/load.py` from anywhere: srcore must import
     sys.path.insert(0, str(REPO))
 
+from srcore.atomic import atomic_write  # noqa: E402
+from srcore.specs import split_ids  # noqa: E402 - after the path set-up above
+
 SHARED_OPENCV = REPO.parent / "shared" / "models" / "opencv"
 #: bicubic + two learned methods: the stock OpenCV zoo models when ../shared has them ...
 OPENCV_METHODS = ("bicubic", "dnn-espcn", "dnn-fsrcnn")
@@ -323,7 +326,7 @@ def choose_methods(args: argparse.Namespace) -> tuple[list[str], Path | None]:
     if models_dir is None and not args.no_shared and SHARED_OPENCV.is_dir():
         models_dir = SHARED_OPENCV
     if args.methods:
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        methods = split_ids(args.methods)
     elif args.ours:
         from srcore.registry import get_method
 
@@ -523,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     report(res)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2))
+        atomic_write(args.json, json.dumps(res, indent=2))
     return 0 if res["ok"] else 1
 
 

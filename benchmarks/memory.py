@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import re
@@ -42,6 +43,8 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as `python benchmarks/memory.py` from anywhere: srcore must import
     sys.path.insert(0, str(REPO))
+
+from srcore.atomic import atomic_write  # noqa: E402 - stdlib only: the parent's RSS is not what is measured
 
 GNU_TIME = Path("/usr/bin/time")
 DEFAULT_LIMIT_MB = 4096
@@ -74,12 +77,10 @@ def write_official_like_checkpoint(folder: Path, scale: int = 4, seed: int = 0) 
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    tmp = folder / "edsr-checkpoint.tmp"
-    torch.save(EDSR(scale).state_dict(), tmp)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]
-    path = folder / f"edsr_baseline_x{scale}-{digest}.pt"
-    tmp.replace(path)
-    return path
+    buf = io.BytesIO()
+    torch.save(EDSR(scale).state_dict(), buf)
+    data = buf.getvalue()
+    return atomic_write(folder / f"edsr_baseline_x{scale}-{hashlib.sha256(data).hexdigest()[:8]}.pt", data)
 
 
 def gnu_time_works() -> bool:
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     print("OK" if res["ok"] else "FAILED")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2))
+        atomic_write(args.json, json.dumps(res, indent=2))
     return 0 if res["ok"] else 1
 
 

@@ -35,6 +35,7 @@ from srcore.blockiness import grid_ratio  # noqa: E402
 from srcore.imageio import load_image, save_image  # noqa: E402
 from srcore.registry import get_method  # noqa: E402
 from srcore.sheet import crop_sheet, stack_rows  # noqa: E402
+from srcore.specs import split_ids  # noqa: E402
 
 
 def make_examples(folder: Path) -> list[Path]:
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.photo or not args.out:
         p.error("--photo and --out are required (or --examples DIR)")
-    specs = [parse_method(s) for s in args.methods.split(",") if s.strip()]
+    specs = [parse_method(s) for s in split_ids(args.methods)]
     s = args.scale
     rows = []
     for path, (cx, cy) in (parse_photo(ph) for ph in args.photo):

@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from srcore.specs import split_ids  # noqa: E402 - after the path set-up above
+
 SHARED_OPENCV = REPO.parent / "shared" / "models" / "opencv"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             exe = chromium_path()
             browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS) if exe else pw.chromium.launch(args=CHROMIUM_ARGS)
             page = browser.new_page(viewport=VIEWPORT)
-            run_compare(page, server.url, photo, args.methods.split(",") if args.methods else None, args.maps, int(args.timeout * 1000))
+            run_compare(page, server.url, photo, split_ids(args.methods) if args.methods else None, args.maps, int(args.timeout * 1000))
             page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(300)
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from srcore.atomic import atomic_write  # noqa: E402
+from srcore.specs import split_ids  # noqa: E402 - after the path set-up above
+
 DEFAULT_METHODS = "bicubic,espcn,fsrcnn,edsr,srgan"
 DEFAULT_BACKENDS = "torch-nchw,torch,onnxruntime,openvino,openvino-bf16,auto"
 #: Ratios and output checks are against the torch path as it was before issue 13 (eager, NCHW).
@@ -167,10 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     print(f"CPU: {cpu_info().describe()}; torch threads {torch.get_num_threads()}", flush=True)
-    res = run([m.strip() for m in args.methods.split(",") if m.strip()], backends, [int(s) for s in args.sizes.split(",")],
+    res = run(split_ids(args.methods), backends, [int(s) for s in args.sizes.split(",")],
               args.scale, args.repeats, args.tile, {"strength": args.strength} if args.strength is not None else {})
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
+        atomic_write(Path(args.json), json.dumps(res, indent=2))
     return 0 if res["rows"] else 1
 
 

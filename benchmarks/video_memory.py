@@ -27,6 +27,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from srcore.atomic import atomic_write  # noqa: E402 - stdlib only
+
 MB = 1024 * 1024
 
 
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     summary = run(args)
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2))
+        atomic_write(Path(args.json), json.dumps(summary, indent=2))
     return 0 if summary["flat"] else 1
 
 

@@ -1,5 +1,8 @@
 """Atomic file writes: a reader (or a rerun) sees the old file or the whole new one, never half of one.
 
+Every writer in srcore/, app/, train/ and benchmarks/ goes through here: a temporary name in the
+target's folder, mode 0644, fsync, :func:`os.replace`; the temporary file is removed on any failure.
+
 Why a module of its own: batch upscaling on one machine and on a Ray cluster both write their
 outputs through :func:`atomic_path`, so a worker killed mid-write (Ctrl-C, OOM killer, a lost
 cluster node) leaves no truncated PNG that a later run could take for a finished one.
@@ -29,20 +32,42 @@ def partial_name(target: Path, tag: str = "") -> Path:
     return target.with_name(f".{target.stem}.{token}{PARTIAL}{target.suffix}")
 
 
+def commit(tmp: Path, target: Path) -> Path:
+    """Make the finished temporary file ``tmp`` the file ``target``: mode 0644, flushed to disk, renamed.
+
+    0644 because ``mkstemp`` makes 0600 files, which a server running as another user cannot read;
+    fsync before the rename so a crash right after cannot leave ``target`` naming an empty file.
+    """
+    os.chmod(tmp, FILE_MODE)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, tag: str = "") -> Iterator[Path]:
-    """Yield a temporary path to write; on success it becomes ``target`` (mode 0644), on error it is removed."""
+    """Yield a temporary path to write; on success it becomes ``target`` (:func:`commit`), on error it is removed."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_name(target, tag)
     try:
         yield tmp
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, target)
+        commit(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def atomic_write(target: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (text as UTF-8) to ``target`` atomically: the one writer for reports, models and archives."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(target)
 
 
 def remove_partials(folder: Path, tag: str) -> int:

@@ -38,7 +38,10 @@ def print_table(headers: list[str], rows: list[list[str]], file: Any = None) -> 
 
 
 def _ids(text: str | None) -> list[str]:
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
+    """``-m a,b@0.5``: the ids/specs in order (srcore.specs' one parser; ``@α`` is validated when each runs)."""
+    from srcore.specs import split_ids
+
+    return split_ids(text)
 
 
 def _options(args: argparse.Namespace, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -186,7 +189,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from srcore.atomic import atomic_write
     from srcore.compare import compare
+    from srcore.filenames import safe_name
     from srcore.imageio import load_image, save_image
     from srcore.registry import all_methods
     from srcore.sheet import crop_sheet, nearest_enlarge
@@ -220,15 +225,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         labelled.append((f"LR input (nearest x{args.scale})", nearest_enlarge(res.prepared.lr, args.scale)))
         for r in res.results:
             if r.ok:
-                save_image(out / f"{stem}_{r.method_id.replace(':', '_').replace('/', '_')}_x{args.scale}.png", r.output, r.alpha)
+                save_image(out / f"{stem}_{safe_name(r.method_id)}_x{args.scale}.png", r.output, r.alpha)
                 labelled.append((r.label, r.output))
         h, w = labelled[0][1].shape[:2]
         center = (args.crop_x if args.crop_x is not None else w / 2, args.crop_y if args.crop_y is not None else h / 2)
         save_image(out / f"{stem}_crops.png", crop_sheet(labelled, center, args.crop_size, args.zoom))
-        (out / f"{stem}_metrics.json").write_text(json.dumps(res.to_json(), indent=2))
+        atomic_write(out / f"{stem}_metrics.json", json.dumps({**res.to_json(), "tta": args.tta}, indent=2))
         print(f"wrote outputs, crop sheet and metrics to {out}")
     if args.json:
-        Path(args.json).write_text(json.dumps(res.to_json(), indent=2))
+        atomic_write(Path(args.json), json.dumps({**res.to_json(), "tta": args.tta}, indent=2))
     if args.html and any(r.ok for r in res.results):
         from srcore.html_report import export_comparison
 
@@ -240,6 +245,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from srcore.atomic import atomic_write
     from srcore.bench import run_bench
 
     ids = _ids(args.methods)
@@ -274,7 +280,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print_table(["method", *(h for _, h, _ in cols), "s/image"], rows)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res.to_json(), indent=2))
+        atomic_write(Path(args.json), json.dumps({**res.to_json(), "tta": args.tta}, indent=2))
     return 0 if res.results else EXIT_USAGE
 
 
@@ -291,7 +297,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     """Upscale a clip (or score methods on it in reference mode); the pipeline is srcore.video's."""
     from tqdm import tqdm
 
-    from srcore.video import output_paths, run_video, write_atomic
+    from srcore.atomic import atomic_write
+    from srcore.video import output_paths, run_video
 
     ids = _ids(args.methods)
     if not ids:
@@ -331,11 +338,11 @@ def cmd_video(args: argparse.Namespace) -> int:
         base = outputs[0].with_suffix("") if len(outputs) == 1 else out / src.stem
         json_path = Path(args.json) if args.json else Path(f"{base}_metrics.json")
         csv_path = Path(args.csv) if args.csv else Path(f"{base}_metrics.csv")
-        write_atomic(json_path, json.dumps(rep.to_json(), indent=2))
-        write_atomic(csv_path, rep.csv_text())
+        atomic_write(json_path, json.dumps(rep.to_json(), indent=2))
+        atomic_write(csv_path, rep.csv_text())
         print(f"wrote {json_path} and {csv_path}")
     elif args.json:
-        write_atomic(Path(args.json), json.dumps(rep.to_json(), indent=2))
+        atomic_write(Path(args.json), json.dumps(rep.to_json(), indent=2))
     return 0
 
 
@@ -471,7 +478,6 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "scale") and args.scale is not None and not 1 <= args.scale <= 16:
             raise SRError(f"--scale {args.scale} is not a sensible integer scale (use 2-8)")
         from srcore.backends import use_backend
-
         from srcore.tta import TTA_NOTE, use_tta
 
         if getattr(args, "tta", False) and getattr(args, "ray", None) is not None:

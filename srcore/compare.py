@@ -10,7 +10,6 @@ says so. Scoring itself is :func:`srcore.scoring.score`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,12 @@ import cv2
 import numpy as np
 
 from srcore.degrade import Degradation, degrade_image, imresize
+from srcore.engine import NotRunnable, optional_lpips, resolve, run_timed
+from srcore.engine import method_options as method_options  # public here too (the CLI, the app); the rule lives in the engine
 from srcore.errors import InputImageError, SRError
 from srcore.imageio import LoadedImage
-from srcore.methods.base import Upscaler
+from srcore.lpips import get_lpips
 from srcore.metrics import CONVENTION
-from srcore.registry import get_method
 from srcore.scoring import METRICS, Scores, score
 
 MODES = ("reference", "upscale")
@@ -34,15 +34,6 @@ NO_REFERENCE_NOTE = (
 )
 
 
-def method_options(method: Upscaler, options: dict[str, Any] | None) -> dict[str, Any]:
-    """The subset of ``options`` that ``method`` takes.
-
-    Why one place: the CLI's ``--strength`` and the UI's sliders apply to every chosen method, and
-    only some methods have that knob; ``Upscaler.upscale`` rejects unknown options, so each caller
-    (compare, bench, upscale) filters here instead of keeping its own copy of the rule.
-    """
-    known = {o.name for o in method.options}
-    return {k: v for k, v in (options or {}).items() if k in known}
 
 
 @dataclass
@@ -181,8 +172,6 @@ def get_lpips_metric(net: str = "alex") -> Any:
     Raises :class:`srcore.lpips.LPIPSUnavailableError` when no LPIPS network can be set up, so the
     caller decides how to report it (compare adds a note and scores the rest).
     """
-    from srcore.lpips import get_lpips
-
     return get_lpips(net)
 
 
@@ -196,25 +185,20 @@ def run_one(
     allowed_dirs: list[Path] | None = None,
     backend: str | None = None,
 ) -> MethodResult:
-    """Run one method on a prepared input; failures become a result with ``error`` set.
+    """Run one method (``id``, or ``id@α`` for a strength) on a prepared input; failures become a result with ``error`` set.
 
     ``allow_files``/``allowed_dirs`` gate ``file:`` models (the UI restricts them to operator folders).
     ``backend``: where torch networks run (:data:`srcore.backends.BACKENDS`: torch, onnxruntime, openvino, auto, ...).
     """
     try:
-        method = get_method(method_id, allow_files=allow_files, allowed_dirs=allowed_dirs)
+        ready = resolve(method_id, prep.scale, options, allow_files, allowed_dirs)
+    except NotRunnable as exc:
+        return MethodResult(exc.name, exc.method.label, error=str(exc))
     except SRError as exc:
         return MethodResult(method_id, method_id, error=str(exc))
-    opts = method_options(method, options)
-    res = MethodResult(method.id, method.label)
-    avail = method.availability(prep.scale)
-    if not avail:
-        res.error = avail.reason
-        return res
+    res = MethodResult(ready.spec, ready.method.label)
     try:
-        t0 = time.perf_counter()
-        res.output = method.upscale(prep.lr, prep.scale, tile=tile, backend=backend, **opts)
-        res.seconds = time.perf_counter() - t0
+        res.output, res.seconds = run_timed(ready, prep.lr, prep.scale, tile, backend)
     except SRError as exc:
         res.error = str(exc)
         return res
@@ -230,15 +214,14 @@ def score_prepared(output: np.ndarray, prep: Prepared, lpips_fn: Callable[[np.nd
     return score(output, prep.scale, hr=prep.hr, lr=prep.lr, lpips_fns={"lpips": lpips_fn} if lpips_fn else None, skip=skip)
 
 
-def _lpips_for(prep: Prepared, wanted: bool) -> tuple[Callable[[np.ndarray, np.ndarray], float] | None, str | None]:
+def lpips_for(prep: Prepared, wanted: bool = True) -> tuple[Callable[[np.ndarray, np.ndarray], float] | None, str | None]:
+    """The LPIPS metric for a reference run (None, and a note saying why, when it cannot be had)."""
     if not wanted or prep.hr is None:
         return None, None
-    try:
-        metric = get_lpips_metric()
-        return metric, metric.variant
-    except Exception as exc:  # LPIPS is optional: report it, keep PSNR/SSIM
-        prep.notes.append(f"LPIPS not computed: {exc}")
-        return None, None
+    metric, variant, why = optional_lpips()
+    if why is not None:
+        prep.notes.append(f"LPIPS not computed: {why}")
+    return metric, variant
 
 
 def iter_compare(
@@ -263,7 +246,7 @@ def iter_compare(
     if not method_ids:
         raise SRError("no method chosen")
     prep = prepare(image, scale, mode, degradation)
-    lpips_fn, variant = _lpips_for(prep, lpips)
+    lpips_fn, variant = lpips_for(prep, lpips)
     for mid in method_ids:
         yield prep, variant, run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs,
                                      backend=backend)

@@ -13,12 +13,13 @@ and the input/output normalisation.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import onnx
 
+from srcore.atomic import atomic_path
+from srcore.engine import method_options
 from srcore.errors import MethodError, SRError
 from srcore.registry import get_method
 from srcore.torch2onnx import OPSET, onnx_bytes
@@ -40,7 +41,7 @@ def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] |
     avail = method.availability(scale)
     if not avail:
         raise MethodError(avail.reason)
-    opts = {k: v for k, v in (options or {}).items() if k in {o.name for o in method.options}}
+    opts = method_options(method, options)
     for o in method.options:
         opts.setdefault(o.name, o.default)
     module = method.torch_network(scale, **opts)
@@ -57,14 +58,9 @@ def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] |
     }
     onnx.helper.set_model_props(model, meta)
     model.doc_string = f"{method.label} x{scale}"
-    # a temporary name, renamed when complete: a failed or interrupted export leaves nothing half-written
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(model, str(tmp))
-        os.replace(tmp, out)
+    try:  # a failed or interrupted export leaves nothing half-written
+        with atomic_path(out) as tmp:
+            onnx.save(model, str(tmp))
     except OSError as exc:
         raise SRError(f"{out}: cannot write the ONNX file ({exc.strerror or exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return meta

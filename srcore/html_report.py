@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -26,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from srcore.atomic import atomic_write
 from srcore.metrics import CONVENTION
 from srcore.scoring import METRICS
 
@@ -211,16 +210,8 @@ def write_document(path: Path, text: str) -> int:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; name the .html file to write")
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
     return len(data)
 
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from srcore.atomic import atomic_path
 from srcore.errors import InputImageError
 
 #: Largest input accepted, in pixels (width x height). Override with ``SRCORE_MAX_PIXELS``.
@@ -168,7 +169,8 @@ def save_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = Non
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         img = Image.fromarray(np.dstack([rgb, alpha]), "RGBA") if alpha is not None else Image.fromarray(rgb, "RGB")
-        img.save(path)
+        with atomic_path(path) as tmp:  # the temporary name keeps the suffix, so Pillow picks the same format
+            img.save(tmp)
     except ValueError as exc:  # Pillow: unknown extension
         raise InputImageError(f"cannot write {path}: {exc} (use .png for lossless output)") from None
     except OSError as exc:

@@ -21,13 +21,12 @@ Anything else raises ``ValueError`` naming the op, never a silently wrong model.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from srcore.atomic import atomic_write
 from srcore.paths import cache_dir
 
 OPSET = 17
@@ -160,17 +159,8 @@ def onnx_for_pb(pb_path: Path) -> Path:
     digest = hashlib.sha256(data).hexdigest()[:16]
     out = cache_dir() / "onnx" / f"{pb_path.stem}-{digest}.onnx"
     if not out.is_file():
-        model = pb_to_onnx(data)
-        out.parent.mkdir(parents=True, exist_ok=True)
         # a unique temporary name per writer (processes may convert the same graph at once), then an atomic rename
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part", dir=out.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(model)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(out, pb_to_onnx(data))
     return out
 
 

@@ -12,9 +12,7 @@ again costs a ``stat``, not a re-hash.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from srcore.atomic import atomic_path
 from srcore.errors import ModelFileError
 from srcore.paths import ASSETS_DIR, cache_dir, find_model_file, searched_dirs_text
 from srcore.weights_io import sha256_file
@@ -187,19 +186,14 @@ def download_file(spec: WeightFile, dest_dir: Path | None = None, progress: bool
             return target
         except ModelFileError:
             pass  # a stale or corrupt copy: fetch again
-    fd, tmp = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=dest_dir)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=60) as resp:
+    with atomic_path(target) as tmp:  # renamed only once the checksum matched; removed on any failure
+        with open(tmp, "wb") as out, urllib.request.urlopen(spec.url, timeout=60) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=spec.filename, disable=not progress) as bar:
                 while chunk := resp.read(1 << 16):
                     out.write(chunk)
                     bar.update(len(chunk))
-        spec.verify(Path(tmp))
+        spec.verify(tmp)
         if not spec.sha256 and not spec.sha256_prefix:
-            print(f"warning: {spec.filename} has no pinned SHA-256; sha256={sha256_file(Path(tmp))} (pin it in srcore/weights.py)", file=sys.stderr)
-        os.replace(tmp, target)
-        return target
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            print(f"warning: {spec.filename} has no pinned SHA-256; sha256={sha256_file(tmp)} (pin it in srcore/weights.py)", file=sys.stderr)
+    return target

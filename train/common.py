@@ -12,7 +12,6 @@ import os
 import random
 import shlex
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from srcore.atomic import PARTIAL, atomic_path, atomic_write
 
 
 @dataclass
@@ -129,7 +130,7 @@ def record_run(args: argparse.Namespace, prog: str, argv: list[str] | None, mode
     path = args.out / "config.json"
     earlier = json.loads(path.read_text()) if resumed and path.is_file() else {}
     record = {**vars(args), "model": model_config, "command": command, "commands": [*run_commands(earlier), command]}
-    path.write_text(json.dumps(record, default=str, indent=2))
+    atomic_write(path, json.dumps(record, default=str, indent=2))
 
 
 def teardown_runtime(rt: Runtime) -> None:
@@ -168,24 +169,15 @@ def atomic_save(obj: Any, path: Path) -> None:
     The data go to a temporary file in the same directory, are fsync'ed, then renamed over
     ``path``: a process killed mid-save (even SIGKILL) leaves the previous checkpoint intact.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def remove_stale_temps(out: Path) -> int:
     """Delete half-written checkpoint temp files a killed run left behind (SIGKILL skips cleanup)."""
     n = 0
     if out.is_dir():
-        for p in out.glob(".*.pt.*.tmp"):
+        for p in [*out.glob(".*.pt.*.tmp"), *out.glob(f".*{PARTIAL}.pt")]:  # mkstemp names (older runs), srcore.atomic's
             p.unlink(missing_ok=True)
             n += 1
     return n

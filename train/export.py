@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import numpy as np
 from safetensors.torch import save_file
 from torch import nn
 
+from srcore.atomic import atomic_path, atomic_write
 from srcore.bench import load_dataset
 from srcore.models import LUMA_ARCHS, build_model
 from srcore.paths import REPO_ROOT
@@ -35,21 +34,10 @@ from train.data import TRAIN_JPEG_RANGE, list_images
 DEFAULT_BENCH = REPO_ROOT.parent / "shared" / "data" / "benchmark"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def save_safetensors(model: nn.Module, path: Path) -> None:
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    save_file(state, tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp))
 
 
 def upscaler_for(arch: str, weights: Path, model: nn.Module, scale: int):
@@ -179,7 +167,7 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
     if bench_root is not None and bench_root.is_dir():
         card["metrics"] = measure(upscaler_for(arch, weights, model, scale), bench_root, scale, list(datasets))
     card_path = to / f"{name}.json"
-    atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
+    atomic_write(card_path, json.dumps(card, indent=2) + "\n")
     return card_path
 
 
@@ -237,7 +225,7 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         cards[name]["metrics"] = by_strength.get("1.0", {})
         cards[name]["metrics_by_strength"] = by_strength
     for card_name, card in cards.items():
-        atomic_write_text(to / f"{card_name}.json", json.dumps(card, indent=2) + "\n")
+        atomic_write(to / f"{card_name}.json", json.dumps(card, indent=2) + "\n")
     return to / f"{name}.json"
 
 

@@ -20,8 +20,6 @@ files through our torch definitions and check that both agree with OpenCV.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +36,7 @@ from tensorboard.compat.proto import (
 )
 from torch import nn
 
+from srcore.atomic import atomic_write
 from srcore.models.espcn import ESPCN
 from srcore.models.fsrcnn import FSRCNN
 
@@ -279,20 +278,7 @@ def export_pb(model: torch.nn.Module, path: Path | str) -> Path:
     truncated ``.pb`` that OpenCV would fail to parse later. Raises ``ValueError`` for other archs.
     """
     data = build_graph(model).SerializeToString()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the model unreadable to a server running as another user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, data)
 
 
 # --------------------------------------------------------------------------- GraphDef -> torch
