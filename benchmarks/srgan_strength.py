@@ -11,6 +11,11 @@ other judges accept, each measured against the PSNR-trained counterpart (``edsr`
 * among those, the lowest LPIPS wins; ties go to the weaker strength.
 
     python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --json docs/srgan_strength_Set14_x4.json
+    python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --method real-gan --counterpart real-edsr \
+        --degrade jpeg --jpeg-quality 50 --json docs/srgan_strength_real_gan_Set14_jpeg50.json
+
+The JSON's ``chosen`` is each method's default strength: ``tests/test_scoring.py`` checks the code's
+constants against these files.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from srcore.atomic import atomic_write  # noqa: E402
 from srcore.bench import load_dataset, run_bench  # noqa: E402
+from srcore.degrade import DEGRADATIONS, Degradation  # noqa: E402
 
 
 def choose(
@@ -56,10 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--niqe-margin", type=float, default=0.0)
     p.add_argument("--gmsd-margin", type=float, default=0.15)
     p.add_argument("--lr-psnr-floor", type=float, default=40.0)
+    p.add_argument("--degrade", choices=DEGRADATIONS, default="bicubic", help="how LR is made (as bench --degrade; default: the LR/ files)")
+    p.add_argument("--jpeg-quality", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
 
-    images = load_dataset(args.data, args.scale)
+    degradation = Degradation(args.degrade, args.seed, args.jpeg_quality)
+    images = load_dataset(args.data, args.scale, degradation=degradation)
     ref_run = run_bench(images, args.scale, ["bicubic", args.counterpart])
     if args.counterpart not in ref_run.results:
         raise SystemExit(f"{args.counterpart}: {ref_run.skipped.get(args.counterpart)}")
@@ -84,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chosen default strength: {best}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
+        atomic_write(args.json, json.dumps({
             "data": str(args.data), "scale": args.scale, "images": len(images), "lpips_variant": ref_run.lpips_variant,
+            "degradation": ref_run.degradation, "method": args.method,
             "rule": {"niqe_margin": args.niqe_margin, "gmsd_margin": args.gmsd_margin, "lr_psnr_floor": args.lr_psnr_floor,
                      "counterpart": args.counterpart},
             "reference": {"bicubic": ref_run.results["bicubic"], args.counterpart: reference},

@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-s", "--scale", type=int, required=True)
     s.add_argument("-o", "--output", required=True, help="output file (file input) or folder (folder input)")
     s.add_argument("--tile", type=int, default=None, help="input tile side for network methods (default: from free memory; 0 = off)")
-    s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: 0 = PSNR generator ... 1 = GAN generator (default: the method's, srgan 0.75, real-gan 1)")
+    s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: 0 = PSNR generator ... 1 = GAN generator (default: the method's, srgan 0.75, real-gan 0.5)")
     _add_backend_arg(s)
     _add_tta_arg(s)
     _add_ray_args(s)
@@ -437,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-s", "--scale", type=int, required=True)
     s.add_argument("--format", choices=["onnx"], default="onnx", help="onnx (read by onnxruntime, OpenVINO, TensorRT, OpenCV 5, ...)")
     s.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: bake this strength into the weights (default: the method's, srgan 0.75, real-gan 1)")
+    s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: bake this strength into the weights (default: the method's, srgan 0.75, real-gan 0.5)")
     s.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer)")
     s.set_defaults(func=cmd_export)
 
