@@ -16,32 +16,21 @@ one request at a time; the median is reported.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks import load  # noqa: E402 - the one server launcher (benchmarks/load.py)
 from srcore.atomic import atomic_write  # noqa: E402
 from srcore.specs import split_ids  # noqa: E402 - after the path set-up above
-
-
-def _launcher() -> ModuleType:
-    """``benchmarks/load.py`` is a script, not a package: import it by path for its server launcher."""
-    spec = importlib.util.spec_from_file_location("srlab_bench_load", REPO / "benchmarks" / "load.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def shipped_methods(models_dir: Path | None) -> list[str]:
@@ -70,7 +59,6 @@ def run(methods: list[str] | None, backends: list[str], sizes: tuple[int, int], 
     from srcore.imageio import save_image
     from srcore.registry import get_method
 
-    load = _launcher()
     methods = methods or shipped_methods(models_dir)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="srlab-latency-") as tmp:
@@ -122,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
-    models_dir = Path(args.models_dir) if args.models_dir else _launcher().SHARED_OPENCV
+    models_dir = Path(args.models_dir) if args.models_dir else load.SHARED_OPENCV
     models_dir = models_dir if models_dir.is_dir() else None
     sizes = tuple(int(s) for s in args.sizes.split(","))
     if len(sizes) != 2 or min(sizes) < 8:

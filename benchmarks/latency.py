@@ -19,20 +19,19 @@ maps and slider images, the table, downloads) is in that overhead. Target: <= 1 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import re
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks import load  # noqa: E402 - the one server launcher (benchmarks/load.py)
 from srcore.atomic import atomic_write  # noqa: E402
 from srcore.specs import split_ids  # noqa: E402 - after the path set-up above
 
@@ -42,15 +41,6 @@ NINE = ("bicubic", "dnn-espcn", "dnn-fsrcnn", "dnn-fsrcnn-small", "dnn-lapsrn", 
 FALLBACK = ("bicubic", "bilinear", "lanczos", "nearest", "espcn", "fsrcnn", "edsr", "srgan")
 TARGET_S = 1.0
 
-
-def _load_launcher() -> ModuleType:
-    """``benchmarks/load.py`` is a script, not a package: import it by path for its server launcher."""
-    spec = importlib.util.spec_from_file_location("srlab_bench_load", REPO / "benchmarks" / "load.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def ui_args(methods: list[str]) -> list[Any]:
@@ -107,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from srcore.imageio import save_image
 
-    load = _load_launcher()
     shared = SHARED_OPENCV.is_dir()
     methods = split_ids(args.methods) if args.methods else list(NINE if shared else FALLBACK)
     work = Path(tempfile.mkdtemp(prefix="srlab-latency-"))

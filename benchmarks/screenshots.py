@@ -14,19 +14,18 @@ into ``docs/``; this script is the one way the README picture is made.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks import load  # noqa: E402 - the one server launcher (benchmarks/load.py)
 from srcore.specs import split_ids  # noqa: E402 - after the path set-up above
 
 SHARED_OPENCV = REPO.parent / "shared" / "models" / "opencv"
@@ -42,14 +41,6 @@ def chromium_path() -> str | None:
             return candidate
     return None
 
-
-def _launcher() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("srlab_bench_load", REPO / "benchmarks" / "load.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def pick_methods(page: Any, wanted: list[str], scale: int = 4) -> None:
@@ -109,7 +100,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from srcore.imageio import save_image
 
-    load = _launcher()
     work = Path(tempfile.mkdtemp(prefix="srlab-shots-"))
     photo = work / "astronaut.png"
     save_image(photo, np.ascontiguousarray(skimage.data.astronaut()[0:256, 128:384]))  # face, helmet and flag: detail everywhere
