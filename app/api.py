@@ -30,9 +30,11 @@ from app.inputs import (
     parse_scale,
 )
 from app.messages import user_errors
+from app.methods import tta_label
 from app.runner import lpips_for, report_json, run_specs
 from srcore.compare import Comparison, prepare
 from srcore.registry import method_ids
+from srcore.tta import each_with_tta
 
 #: The example the "Use via API" page shows: a real picture and real method ids, so copying it works.
 EXAMPLE_IMAGE = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"
@@ -54,7 +56,7 @@ class CompareAPI:
 
     def compare(self, image: bytes | str | None, scale: float, methods: list[str] | str | None, mode: str | None,
                 degradation: str | None = "bicubic", jpeg_quality: float | None = 50, seed: float | None = 0,
-                backend: str | None = "") -> tuple[dict[str, Any], Styler]:
+                backend: str | None = "", tta: bool | None = False) -> tuple[dict[str, Any], Styler]:
         """Compare methods on one image.
 
         image: the image file. scale: 2, 3 or 4. methods: method ids (see the Models tab), e.g. ["bicubic", "edsr"];
@@ -62,6 +64,7 @@ class CompareAPI:
         mode: "reference" (treat the input as ground truth: degrade, restore, score) or "upscale" (as is; no-reference
         metrics only). degradation (reference mode): "bicubic" (default), "jpeg" (with jpeg_quality) or "realistic"
         (with seed). backend: where torch networks run ("torch", "onnxruntime", "openvino", "auto"; "" = server default).
+        tta: true = every network method runs as the x8 flip/rotate self-ensemble (about 8x the time; labels say "+TTA").
         Returns the comparison report (Comparison.to_json: mode, scale, input_size (the upload), lr_size (what the
         methods got), degradation, lpips_variant, notes, results[method, psnr_y, ssim_y, lpips, gmsd, niqe, lr_psnr,
         lpips_variant, seconds, output_size, error, reasons]) and the same numbers as a table.
@@ -75,9 +78,12 @@ class CompareAPI:
         spec = degradation_spec(m, degradation, jpeg_quality, seed)
         prep = prepare(img, s, m, spec)
         lpips_fn, variant = lpips_for(prep)
-        results = list(run_specs(prep, ids, lpips_fn, self.cfg.allow_file_models, parse_backend(backend)))
+        results = list(each_with_tta(bool(tta), run_specs(prep, ids, lpips_fn, self.cfg.allow_file_models, parse_backend(backend))))
+        for r in results:
+            r.label = tta_label(r.method_id, r.label, bool(tta))
         h, w = img.rgb.shape[:2]
         report = report_json(Comparison(prep, results, variant), img.name, f"{w}x{h}")
+        report["tta"] = bool(tta)
         return report, render.metrics_table(report["results"], m)
 
     def build(self) -> None:
@@ -92,10 +98,11 @@ class CompareAPI:
             quality = gr.Number(label="jpeg_quality", value=50, precision=0)
             seed = gr.Number(label="seed", value=0, precision=0)
             backend = gr.Textbox(label="backend", value="")
+            tta = gr.Checkbox(label="tta", value=False)
             button = gr.Button("compare")
             _api_example(image, handle_file(EXAMPLE_IMAGE))
             _api_example(methods, EXAMPLE_METHODS)
             report = gr.JSON(label="report")
             table = gr.Dataframe(label="metrics", interactive=False)
-        button.click(user_errors(self.compare), [image, scale, methods, mode, degradation, quality, seed, backend], [report, table], api_name="compare",
+        button.click(user_errors(self.compare), [image, scale, methods, mode, degradation, quality, seed, backend, tta], [report, table], api_name="compare",
                      concurrency_limit=self.cfg.concurrency, concurrency_id="heavy")

@@ -58,6 +58,7 @@ from app.methods import (
     on_scale,
     strength_choices,
     strength_methods,
+    tta_label,
     unavailable_html,
 )
 from app.runner import lpips_for, report_json, run_specs
@@ -72,6 +73,7 @@ from srcore.metrics import CONVENTION, error_map_y
 from srcore.paths import model_dirs
 from srcore.registry import get_method
 from srcore.sheet import crop_box, crop_sheet, nearest_enlarge
+from srcore.tta import TTA_NOTE, each_with_tta
 
 CROP_SIZES = [32, 48, 64, 96, 128]
 ZOOMS = [2, 3, 4, 5, 6, 7, 8]
@@ -361,6 +363,7 @@ class CompareTab:
         zoom: int,
         maps_open: bool,
         old: CompareSession | None,
+        tta: bool = False,
     ) -> Iterator[tuple[Any, ...]]:
         """Run the comparison, yielding the whole result view after every method; a bad setting is one status line."""
         try:
@@ -383,10 +386,11 @@ class CompareTab:
         session = CompareSession(prep, img.name, workspace.new_run_dir("compare"), variant=variant,
                                  center=render.detail_center(ref, int(crop)), crop=int(crop), zoom=int(zoom),
                                  input_size=upload.get("size") or "")
-        extra: list[str] = []  # the JPEG note stays under the upload (shown once, where the picture is)
+        extra: list[str] = [TTA_NOTE] if tta else []  # the JPEG note stays under the upload (shown once, where the picture is)
         slider_pair: tuple[str, str] | None = None
         yield self._view(session, len(specs), False, extra, slider_pair, first=True)
-        for res in run_specs(prep, specs, lpips_fn, self.cfg.allow_file_models, engine):
+        for res in each_with_tta(bool(tta), run_specs(prep, specs, lpips_fn, self.cfg.allow_file_models, engine)):
+            res.label = tta_label(res.method_id, res.label, bool(tta))
             session.results.append(res)
             done = len(session.results) == len(specs)
             pair = self._slider_pair(session)
@@ -453,7 +457,12 @@ class CompareTab:
         return self._slider_images(session, a, b)
 
     def _recrop(self, session: CompareSession) -> tuple[Any, ...]:
-        return session, session.locator(), session.crops_html(), session.write_downloads()
+        """A click moves the crop only: the downloads were written once, when the run finished.
+
+        Why not rewrite them: each click would make a new zip that Gradio keeps for an hour (disk grows
+        per click), and the locator, crop and zoom handlers of one session may run at once.
+        """
+        return session, session.locator(), session.crops_html(), gr.skip()
 
     def on_locator_click(self, session: CompareSession | None, evt: gr.SelectData) -> tuple[Any, ...]:
         """A click on the locator (displayed pixels) moves the crop centre (output pixels)."""
@@ -570,6 +579,8 @@ class CompareTab:
                     backend = gr.Dropdown(backend_choices(), value="", label="Networks run on (edsr, srgan, … : same results within 1/255)",
                                           elem_id="backend", info="onnxruntime / OpenVINO are faster on a CPU than torch; "
                                           "server default: what the operator set (SRCORE_BACKEND), else torch")
+                    tta = gr.Checkbox(False, label="TTA ×8: each network method also runs on the 8 flips/rotations, outputs "
+                                      "averaged (EDSR+; ~8× the time; see the README for the measured gain)", elem_id="tta")
                     file_model = gr.Textbox(label="Extra model: file:<path on this server> (spandrel)", visible=self.cfg.allow_file_models,
                                             placeholder="file:/models/4x-UltraSharp.pth")
                 unavailable = gr.HTML(unavailable_html(default_scale), elem_id="unavailable")
@@ -607,13 +618,13 @@ class CompareTab:
         methods.change(self.on_methods, [methods], [strengths], **private)
         mode.change(self.on_mode, [mode], [degradation_row], **private)
         degradation.change(self.on_degradation, [degradation], [quality, seed], **private)
-        for control in (scale, mode, methods, strengths, degradation, quality, seed, backend, file_model):
+        for control in (scale, mode, methods, strengths, degradation, quality, seed, backend, file_model, tta):
             control.change(self.on_stale, [session], [stale], show_progress="hidden", **private)
         outputs = [session, status, stale, table, locator, crops, side_a, side_b, slider, maps_panel, maps, files, upload_msg,
                    self.viewer_block]
         assert len(outputs) == self.N_OUT
         run.click(self.run, [upload, scale, methods, strengths, mode, degradation, quality, seed, backend, file_model, crop, zoom,
-                             maps_open, session], outputs, api_name="compare_ui", api_visibility="undocumented",
+                             maps_open, session, tta], outputs, api_name="compare_ui", api_visibility="undocumented",
                   concurrency_limit=self.cfg.concurrency, concurrency_id="heavy", show_progress="minimal", show_progress_on=[status])
         recrop_out = [session, locator, crops, files]
         locator.select(user_errors(self.on_locator_click), [session], recrop_out, **private)
@@ -621,5 +632,7 @@ class CompareTab:
         zoom.change(user_errors(self.on_zoom), [session, crop, zoom], recrop_out, **private)
         for dd in (side_a, side_b):
             dd.input(user_errors(self.on_slider), [session, side_a, side_b], [slider], **private)
-        maps_panel.expand(user_errors(self.on_maps_open), [session], [maps_open, maps], **private)
+        # The maps run LPIPS networks over whole outputs: as heavy as a run, so under the same limit.
+        maps_panel.expand(user_errors(self.on_maps_open), [session], [maps_open, maps], concurrency_limit=self.cfg.concurrency,
+                          concurrency_id="heavy", **private)
         maps_panel.collapse(lambda: False, None, [maps_open], **private)

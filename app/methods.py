@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from app.messages import public_text
+from srcore.errors import SRError
 from srcore.methods.base import Option
 from srcore.registry import all_methods, get_method
 
@@ -45,6 +46,19 @@ def method_label(spec: str, label: str) -> str:
     if "@" in spec and not spec.startswith("file:"):
         return f"{label} α={spec.partition('@')[2]}"
     return label
+
+
+def tta_label(method_id: str, label: str, tta: bool) -> str:
+    """``label +TTA`` for a network method run with the x8 self-ensemble (interpolation ignores TTA, so keeps its name)."""
+    if not tta:
+        return label
+    if not method_id.startswith("file:"):
+        try:
+            if get_method(method_id.partition("@")[0]).family == "interpolation":
+                return label
+        except SRError:
+            return label
+    return f"{label} +TTA"
 
 
 def method_choices(scale: int) -> list[MethodChoice]:

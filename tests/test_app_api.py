@@ -152,3 +152,23 @@ def _call_extra(client: Any, path: Path, methods: list[str], degradation: str, q
     from gradio_client import handle_file
 
     return client.predict(handle_file(str(path)), 4, methods, "reference", degradation, quality, 0, api_name="/compare")
+
+
+def test_compare_with_tta(client: Any, photo: Path) -> None:
+    """``tta=True`` on /compare: network methods are the x8 self-ensemble (labelled), interpolation as without."""
+    from gradio_client import handle_file
+
+    from srcore.compare import compare
+    from srcore.imageio import load_image
+    from srcore.tta import use_tta
+
+    report, _ = client.predict(handle_file(str(photo)), 4, ["bicubic", "espcn"], "reference", "bicubic", 50, 0, "", True,
+                               api_name="/compare")
+    with use_tta(True):
+        expected = compare(load_image(photo), 4, ["bicubic", "espcn"], "reference", lpips=False)
+    rows = {r["method"]: r for r in report["results"]}
+    assert report["tta"] is True and rows["espcn"]["label"].endswith("+TTA") and not rows["bicubic"]["label"].endswith("+TTA")
+    for r in expected.results:
+        assert rows[r.method_id]["psnr_y"] == pytest.approx(r.metrics["psnr_y"], abs=1e-6)
+    plain, _ = client.predict(handle_file(str(photo)), 4, ["espcn"], "reference", api_name="/compare")
+    assert plain["tta"] is False and plain["results"][0]["psnr_y"] != pytest.approx(rows["espcn"]["psnr_y"], abs=1e-6)

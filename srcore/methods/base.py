@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from srcore import tta as ensemble
 from srcore.backends import use_backend
 from srcore.errors import MethodError, ModelFileError
 
@@ -129,13 +130,16 @@ class Upscaler(ABC):
         if not avail:
             raise MethodError(avail.reason)
 
-    def upscale(self, image: np.ndarray, scale: int, *, tile: int | None = None, backend: str | None = None, **options: Any) -> np.ndarray:
+    def upscale(self, image: np.ndarray, scale: int, *, tile: int | None = None, backend: str | None = None, tta: bool | None = None,
+                **options: Any) -> np.ndarray:
         """Upscale ``image`` (RGB uint8) by the integer ``scale``.
 
         ``tile``: input tile side for network methods (``None`` = pick from free memory, 0 = off).
         ``backend``: where torch networks run (:data:`srcore.backends.BACKENDS`; None = the one in effect:
         the enclosing :func:`srcore.backends.use_backend`, else ``$SRCORE_BACKEND``, else torch);
         methods without a torch network ignore it.
+        ``tta``: the x8 flip/rotate self-ensemble around the whole (tiled) run, network methods only
+        (:mod:`srcore.tta`; None = the choice of the enclosing :func:`srcore.tta.use_tta`, off by default).
         ``options``: method options such as ``strength``; unknown ones are rejected.
         """
         self.check(image, scale)
@@ -143,8 +147,11 @@ class Upscaler(ABC):
         unknown = set(options) - known
         if unknown:
             raise MethodError(f"{self.id}: unknown option(s) {', '.join(sorted(unknown))}")
+        def run(x: np.ndarray) -> np.ndarray:
+            return self._run(np.ascontiguousarray(x), scale, tile=tile, **options)
+
         with use_backend(backend):
-            out = self._run(np.ascontiguousarray(image), scale, tile=tile, **options)
+            out = ensemble.self_ensemble(run, image) if ensemble.in_effect(tta) and self.family != "interpolation" else run(image)
         expected = (image.shape[0] * scale, image.shape[1] * scale, 3)
         if out.shape != expected:
             raise RuntimeError(f"{self.id} returned {out.shape}, expected {expected}")
