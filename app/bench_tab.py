@@ -24,7 +24,7 @@ import pandas as pd
 
 from app import render, workspace
 from app.config import SHARED_BENCHMARK_DIR, AppConfig
-from app.inputs import parse_methods, parse_scale, safe_name
+from app.inputs import parse_methods, parse_scale, parse_spec, safe_name
 from app.messages import public_text, user_errors
 from app.methods import SCALES, checkbox_choices, default_methods, on_scale, unavailable_html
 from srcore.bench import load_dataset, run_bench
@@ -140,22 +140,37 @@ class BenchTab:
         old_dir: str | None,
         progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple[Any, ...]]:
-        """Benchmark the chosen methods, one row at a time; the same numbers as ``python -m srcore bench``."""
+        """Benchmark the chosen methods, one row at a time; the same numbers as ``python -m srcore bench``.
+
+        Everything that can be refused is checked before the run folder exists, and the folder is removed
+        on any error after it does, so a bad request leaves nothing behind on the server.
+        """
         ids = parse_methods(methods)
         s = parse_scale(scale)
-        _discard(old_dir)
-        run_dir = workspace.new_run_dir("bench")
-        notes: list[str] = []
+        ds = None
         if dataset == UPLOAD:
             if not upload:
                 raise SRError("upload a zip of images first (or pick a dataset)")
-            progress(0.0, desc="Unpacking the zip")
-            folder = extract_zip(upload, run_dir / "data", self.cfg.max_pixels)
-            title = "uploaded zip" if isinstance(upload, bytes) else Path(upload).name
         else:
             ds = next((d for d in self.datasets if d.name == dataset), None)
             if ds is None:
                 raise SRError("pick a dataset")
+        _discard(old_dir)
+        run_dir = workspace.new_run_dir("bench")
+        try:
+            yield from self._run(run_dir, ds, upload, s, ids, limit, use_lpips, perception, progress)
+        except BaseException:
+            workspace.remove(run_dir)
+            raise
+
+    def _run(self, run_dir: Path, ds: Any, upload: str | bytes | None, s: int, ids: list[str], limit: float | None,
+             use_lpips: bool, perception: str, progress: gr.Progress) -> Iterator[tuple[Any, ...]]:
+        notes: list[str] = []
+        if ds is None:
+            progress(0.0, desc="Unpacking the zip")
+            folder = extract_zip(upload, run_dir / "data", self.cfg.max_pixels)
+            title = "uploaded zip" if isinstance(upload, bytes) else Path(upload).name
+        else:
             folder, note = resolve_folder(ds.path, s)
             notes += [note] if note else []
             title = ds.name
@@ -175,7 +190,7 @@ class BenchTab:
             variant = variant or res.lpips_variant
             results.update(res.results)
             skipped.update(res.skipped)
-            labels = {m: get_method(m).label for m in results}
+            labels = {m: get_method(parse_spec(m).method_id).label for m in results}
             df = render.bench_frame(results, labels, variant)
             lines = [f"**{title}** · ×{s} · {len(images)} images · {i + 1}/{len(ids)} methods"
                      f"{'' if i + 1 == len(ids) else ' (running…)'} · PSNR-Y/SSIM-Y/GMSD on BT.601 Y, {s} px shaved · "

@@ -21,6 +21,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from matplotlib.figure import Figure
 
 from app import workspace
 from app.config import AppConfig
@@ -130,15 +131,13 @@ def _describe(info: Any) -> str:
 
 def metrics_plot(report: dict[str, Any]) -> Any:
     """Per-frame PSNR-Y and temporal error (reference mode), or seconds per frame (upscale mode), one line per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ref = report["mode"] == "reference"
     panels = [("psnr_y", "PSNR-Y (dB) ↑"), ("temporal_error", "temporal error ↓"), ("warp_error", "warp error ↓")] if ref \
         else [("seconds", "seconds per frame")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)
+    # The object API, not pyplot: handlers run in worker threads, and pyplot's global figure registry is
+    # neither thread-safe nor freed (every run would keep its figure); a bare Figure is garbage-collected.
+    fig = Figure(figsize=(4.2 * len(panels), 3.0))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (key, title) in zip(axes[0], panels, strict=True):
         for m in report["methods"]:
             xs = [f["frame"] for f in m["frames"] if f.get(key) is not None]

@@ -11,7 +11,6 @@ a metric that could not be computed is ``null`` and ``reasons`` says why.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from srcore.compare import method_options
 from srcore.degrade import Degradation, degrade_image
+from srcore.engine import Ready, optional_lpips, resolve, run_timed
 from srcore.errors import InputImageError, SRError
 from srcore.imageio import is_image_file, load_image
-from srcore.registry import get_method
 from srcore.scoring import Scores, aggregate, score
 
 #: The metric keys ``bench`` reports per method (``psnr_rgb`` is a compare-only extra).
@@ -130,15 +128,15 @@ def run_bench(
     skipped: dict[str, str] = {}
     total, done = len(method_ids) * len(images), 0
     for mid in method_ids:
-        method, why = bench_method(mid, scale)
-        if method is None:
-            skipped[mid] = why
+        try:
+            ready = resolve(mid, scale, (options or {}).get(mid))  # an id, or id@α for one strength
+        except SRError as exc:
+            skipped[mid] = str(exc)
             done += len(images)
             continue
-        opts = method_options(method, (options or {}).get(mid))
         rows: list[Scores] = []
         for item in images:
-            rows.append(score_item(method, item, scale, tile, backend, opts, lpips_fn, skip))
+            rows.append(score_item(ready.method, item, scale, tile, backend, ready.options, lpips_fn, skip))
             done += 1
             if progress:
                 progress(done, total, mid)
@@ -154,31 +152,22 @@ def lpips_setup(lpips: bool, lpips_net: str) -> tuple[Any, str | None, dict[str,
     """(LPIPS function or None, its variant label, the ``skip`` reasons for :func:`score`)."""
     if not lpips:
         return None, None, {"lpips": "LPIPS switched off (--no-lpips)"}
-    try:
-        from srcore.lpips import get_lpips
-
-        fn = get_lpips(lpips_net)
-        return fn, fn.variant, {}
-    except Exception as exc:  # reported as variant None / lpips None with the reason
-        return None, None, {"lpips": f"LPIPS unavailable: {exc}"}
+    fn, variant, why = optional_lpips(lpips_net)  # reported as variant None / lpips None with the reason
+    return fn, variant, {} if why is None else {"lpips": f"LPIPS unavailable: {why}"}
 
 
 def bench_method(mid: str, scale: int) -> tuple[Any, str]:
-    """(the method, "") when it can run at ``scale`` here, else (None, why it is skipped)."""
+    """(the method, "") when it can run at ``scale`` here, else (None, why it is skipped) - :func:`srcore.engine.resolve`'s verdict."""
     try:
-        method = get_method(mid)
+        return resolve(mid, scale).method, ""
     except SRError as exc:
         return None, str(exc)
-    avail = method.availability(scale)
-    return (method, "") if avail else (None, avail.reason)
 
 
 def score_item(method: Any, item: BenchImage, scale: int, tile: int | None, backend: str | None, opts: dict[str, Any],
                lpips_fn: Any, skip: dict[str, str]) -> Scores:
     """Upscale one LR image, time it (``seconds``) and score it on :data:`BENCH_METRICS`."""
-    t0 = time.perf_counter()
-    out = method.upscale(item.lr, scale, tile=tile, backend=backend, **opts)
-    secs = time.perf_counter() - t0
+    out, secs = run_timed(Ready(method.id, method, opts), item.lr, scale, tile, backend)
     row = score(out, scale, hr=item.hr, lr=item.lr, lpips_fns={"lpips": lpips_fn} if lpips_fn else None,
                 metrics=BENCH_METRICS, skip=skip)
     row.values["seconds"] = secs
