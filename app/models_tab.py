@@ -27,19 +27,37 @@ DATASETS = ("Set5", "Set14")
 
 @lru_cache(maxsize=1)
 def _published() -> dict[str, dict[str, dict[str, Any]]]:
-    """{dataset: {method id: {psnr_y, lpips, seconds_per_image, ...}}} from the committed x4 benchmark JSON."""
+    """{dataset: {method id or ``id@α``: {psnr_y, lpips, seconds_per_image, ...}}} from the committed x4 benchmark JSON.
+
+    ``docs/bench_gan_defaults_SET_x4.json`` holds the GAN methods at their default strength (``srgan@0.75``, ...).
+    """
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for ds in DATASETS:
-        try:
-            data = json.loads((REPO_ROOT / "docs" / f"bench_{ds}_x4.json").read_text())
-            out[ds] = {mid: {**r, "lpips_variant": data.get("lpips_variant")} for mid, r in data.get("results", {}).items()}
-        except (OSError, ValueError):
-            out[ds] = {}
+        out[ds] = {}
+        for name in (f"bench_{ds}_x4.json", f"bench_gan_defaults_{ds}_x4.json"):
+            try:
+                data = json.loads((REPO_ROOT / "docs" / name).read_text())
+            except (OSError, ValueError):
+                continue
+            out[ds] |= {mid: {**r, "lpips_variant": data.get("lpips_variant")} for mid, r in data.get("results", {}).items()}
     return out
 
 
+def default_spec(m: Upscaler) -> str | None:
+    """``id@α`` of a method with a strength at its default (what runs when nobody sets it), else None."""
+    return f"{m.id}@{m.options[0].default:g}" if m.options else None
+
+
 def measured(m: Upscaler) -> dict[str, dict[str, Any]]:
-    """x4 numbers per dataset for ``m``: its model card's (weights trained here) or the committed benchmark's."""
+    """x4 numbers per dataset for ``m`` as it runs by default.
+
+    A method with a strength is shown at its default α (the committed ``id@α`` benchmark), never at the
+    GAN end its model card measured; otherwise its model card's numbers (weights trained here) or the
+    committed benchmark's.
+    """
+    spec = default_spec(m)
+    if spec is not None:
+        return {ds: _published()[ds][spec] for ds in DATASETS if spec in _published().get(ds, {})}
     cards = (m.info().get("cards") or {})
     card = cards.get(4) or cards.get("4") or {}
     got = {ds: dict(v) for ds, v in (card.get("metrics") or {}).items() if ds in DATASETS and isinstance(v, dict)}
@@ -113,7 +131,8 @@ def summary_table() -> str:
                         f"<td class='num'>{_num(got.get(ds, {}).get('lpips'), '{:.3f}')}</td>" for ds in DATASETS)
         sec = got.get("Set14", {})
         secs = sec.get("seconds_per_image", sec.get("seconds_per_image_cpu"))
-        rows.append(f"<tr><td>{html.escape(m.label)}</td><td><code>{html.escape(m.id)}</code></td>"
+        at = f" (α {m.options[0].default:g}, its default)" if m.options else ""
+        rows.append(f"<tr><td>{html.escape(m.label)}{at}</td><td><code>{html.escape(m.id)}</code></td>"
                     f"<td>{html.escape(FAMILY.get(m.family, m.family))}</td><td>{ready}</td>{cells}"
                     f"<td class='num'>{_num(secs, '{:.3f}')}</td></tr>")
     return (f"<div class='srlab-table-wrap'><table class='srlab-table'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
