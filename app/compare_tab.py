@@ -66,6 +66,9 @@ from srcore.artefacts import CAPTION as ARTEFACT_CAPTION
 from srcore.artefacts import artefact_map, normalise_map, psnr_counterpart
 from srcore.atomic import atomic_path, atomic_write
 from srcore.compare import Comparison, MethodResult, Prepared, get_lpips_metric, prepare, run_one
+from srcore.deltae import CAPTION as DELTAE_CAPTION
+from srcore.deltae import MAP_VMAX as DELTAE_VMAX
+from srcore.deltae import delta_e_map
 from srcore.errors import SRError
 from srcore.html_report import ViewerImage, comparison_document, file_data_uri, metric_entries, write_document
 from srcore.imageio import save_image
@@ -173,7 +176,9 @@ class CompareSession:
         return [r for r in self.results if r.ok and psnr_counterpart(r.method_id.partition("@")[0])]
 
     def has_maps(self) -> bool:
-        return any(r.ok for r in self.results) and (self.prepared.hr is not None or bool(self.gan_results()))
+        """Maps need a ground truth, a GAN result, or (upscale mode) a method to read against bicubic."""
+        return any(r.ok for r in self.results) and (self.prepared.hr is not None or bool(self.gan_results())
+                                                    or any(r.ok and r.method_id != "bicubic" for r in self.results))
 
     def png_files(self) -> dict[str, Path]:
         """HR, LR and every output as PNG in the run folder (alpha re-attached), each written once.
@@ -417,8 +422,9 @@ class CompareTab:
         """Every output of a run step (order as ``build`` wires them); unchanged heavy parts are skipped."""
         keys = list(s.images())
         a, b = pair or self._slider_pair(s)
-        maps_label = ("Error maps: |ΔY| and LPIPS per method; artefact maps for GAN methods (computed when opened)"
-                      if s.mode == "reference" else "Artefact maps for GAN methods (computed when opened)")
+        maps_label = ("Error maps: |ΔY|, colour shift (ΔE00) and LPIPS per method; artefact maps for GAN methods (computed when opened)"
+                      if s.mode == "reference" else
+                      "Colour shift (ΔE00 against bicubic) per method; artefact maps for GAN methods (computed when opened)")
         return (
             s,
             _status(s, total, done, extra),
@@ -520,12 +526,25 @@ class CompareTab:
         session.maps_html = render.maps_html([
             ("|ΔY| against the ground truth", f"Dark = close to the ground truth, bright = where the method fails; one fixed "
              f"scale for all methods (0–{render.ERROR_VMAX:.0f} luma levels).", errors),
+            *self._colour_shift_group(session),
             (f"{session.variant} maps", f"Where the perceptual distance comes from; one scale for this run (0–{vmax:.2f}).", lpips_items),
             ("Artefact maps (GAN methods)", "How to read: bright = texture the GAN invented or changed abruptly compared with "
              "the output of its PSNR-trained counterpart (likely grain or artefacts); dark = agrees with it. Needs no ground truth, "
              "so it works in both modes; one scale for all GAN results of this run.", art_items),
         ])
         return session.maps_html
+
+    def _colour_shift_group(self, session: CompareSession) -> list[tuple[str, str, list[tuple[np.ndarray, str, str]]]]:
+        """ΔE00 maps: tint and colour drift that |ΔY| cannot show; against the ground truth, or bicubic in upscale mode."""
+        ref, against = session.prepared.hr, "the ground truth"
+        if ref is None:
+            ref, against = self._counterpart_output(session, "bicubic"), "bicubic (no ground truth in upscale mode)"
+        if ref is None:
+            return []
+        items = [(render.colorize(delta_e_map(r.output, ref), DELTAE_VMAX), f"ΔE00 · {r.label}",  # type: ignore[arg-type]
+                  f"CIEDE2000 colour difference against {against}, 0–{DELTAE_VMAX:g}")
+                 for r in session.results if r.ok and not (session.prepared.hr is None and r.method_id == "bicubic")]
+        return [(f"Colour shift (ΔE00) against {against}", f"Dark = same colour; bright = tint or colour drift. {DELTAE_CAPTION}", items)]
 
     def _counterpart_output(self, session: CompareSession, base: str) -> np.ndarray | None:
         """The PSNR counterpart's output: from this run when it is in it (``edsr``, ``srgan@0``), else run once now."""

@@ -66,6 +66,7 @@ def test_run_streams_one_update_per_method(photo: Path) -> None:
         assert f"{caption}<br>" in crops
     # The maps panel was open, so the last update carries |ΔY| (and LPIPS) maps naming their method.
     assert panel["visible"] is True and "|ΔY| · Bicubic" in maps and "|ΔY| against the ground truth" in maps
+    assert "Colour shift (ΔE00) against the ground truth" in maps and maps.count("<figcaption>ΔE00 · ") == 3
     assert side_a["value"] == "LR input (nearest ×4)" and side_b["value"] in side_b["choices"]
     assert isinstance(updates[1][11], type(gr.skip()))  # downloads only once everything is done
     names = {Path(f).name for f in files}
@@ -268,3 +269,14 @@ def test_dataset_folder_per_scale(tmp_path: Path) -> None:
     assert resolve_folder(tmp_path, 2) == (tmp_path / "x2", None)
     folder, note = resolve_folder(tmp_path, 3)
     assert folder == tmp_path / "x2" / "HR" and "no ×3 pairs" in (note or "")
+
+
+def test_colour_shift_maps_in_upscale_mode_read_against_bicubic(photo: Path) -> None:
+    """No ground truth: ΔE00 is taken against bicubic (run for the maps if it is not in the comparison)."""
+    tab = CompareTab(AppConfig())
+    last = _run(tab, photo, ["nearest", "bilinear"], "Upscale as is", scale=2)[-1]
+    session, panel = last[0], last[9]
+    assert panel["visible"] is True and "ΔE00 against bicubic" in panel["label"]
+    maps = tab.maps_view(session)
+    assert "against bicubic (no ground truth in upscale mode)" in maps
+    assert "ΔE00 · Nearest neighbour" in maps and "ΔE00 · Bilinear" in maps and "bicubic" in session.extra_outputs
