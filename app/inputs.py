@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from srcore.backends import available_backends, resolve
+from srcore.degrade import Degradation
 from srcore.errors import InputImageError, SRError
 from srcore.filenames import safe_name, safe_stem  # noqa: F401 - re-exported: the app's one sanitiser is srcore's
 from srcore.imageio import LoadedImage, load_image
@@ -58,7 +60,6 @@ def degradation_spec(mode: str, kind: str | None, quality: Any = 50, seed: Any =
     """
     if mode != "reference" or not kind or str(kind).strip().lower() == "bicubic":
         return None
-    from srcore.degrade import Degradation
 
     try:
         return Degradation(str(kind).strip().lower(), seed=int(float(seed or 0)), jpeg_quality=int(float(quality or 50)))
@@ -68,8 +69,6 @@ def degradation_spec(mode: str, kind: str | None, quality: Any = 50, seed: Any =
 
 def backend_choices() -> list[tuple[str, str]]:
     """(label, value) of the backends installed here for torch networks; "" = the server's default."""
-    from srcore.backends import available_backends
-
     return [("server default", ""), *((b, b) for b in available_backends())]
 
 
@@ -77,7 +76,6 @@ def parse_backend(backend: str | None) -> str | None:
     """A backend name srcore accepts, or None for the server's default (``$SRCORE_BACKEND`` or torch)."""
     if not backend or not str(backend).strip():
         return None
-    from srcore.backends import resolve
 
     resolve(str(backend))  # unknown or not installed: srcore's one-line MethodError (an SRError)
     return str(backend).strip().lower()

@@ -18,14 +18,13 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from srcore.errors import SRError
+from srcore.paths import ASSETS_DIR, REPO_ROOT, cache_dir, model_dirs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _path_aliases() -> list[tuple[str, str]]:
     """(absolute path, public name) pairs, longest path first so nested folders win."""
-    from srcore.paths import ASSETS_DIR, REPO_ROOT, cache_dir, model_dirs
-
     pairs: dict[str, str] = {}
     for d in model_dirs():
         pairs[str(d)] = "the server's model folder"

@@ -20,6 +20,7 @@ from app.messages import public_text, user_errors
 from srcore.methods.base import Upscaler
 from srcore.paths import REPO_ROOT
 from srcore.registry import all_methods
+from srcore.weights import ZOO
 
 FAMILY = {"interpolation": "classical interpolation", "opencv-dnn": "CNN run by OpenCV's dnn module", "torch": "PyTorch network"}
 DATASETS = ("Set5", "Set14")
@@ -69,8 +70,6 @@ def measured(m: Upscaler) -> dict[str, dict[str, Any]]:
 
 def _how_to_get(m: Upscaler, ok: bool) -> str:
     """Said to the person on the page; the operator's command only where it is what helps (published weights)."""
-    from srcore.weights import ZOO
-
     if ok:
         return "Ready on this server."
     if m.id in ZOO:
@@ -104,8 +103,6 @@ def method_card(m: Upscaler) -> str:
         parts.append(f"<details><summary>Model card ×{scale}: training data, iterations, wall time, measured numbers</summary>"
                      f"{render.card_markdown(card)}</details>")
     if not cards and m.family != "interpolation":
-        from srcore.weights import ZOO
-
         parts.append("<p><i>Published weights, not trained here: see the authors' paper for training details.</i></p>" if m.id in ZOO
                      else "<p><i>No model card yet: these weights have not been shipped.</i></p>")
     return f"<div class='srlab-card'>{''.join(parts)}</div>"

@@ -13,6 +13,7 @@ when it is uploaded, so a too-long or too-large clip gets its one-line message b
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,9 +29,12 @@ from app.config import AppConfig
 from app.inputs import parse_methods, parse_scale, safe_name
 from app.messages import public_text, user_errors
 from app.methods import SCALES, checkbox_choices, on_scale, unavailable_html
-from srcore.degrade import DEGRADATIONS, Degradation
+from srcore.atomic import atomic_write
+from srcore.degrade import DEGRADATIONS, Degradation, degrade_image
 from srcore.errors import SRError
 from srcore.paths import model_dirs
+from srcore.sheet import crop_sheet, nearest_enlarge
+from srcore.video import check_limits, probe, read_frame, run_video
 
 #: Defaults sized for a shared CPU server: 10 s of 480x360 at x4 with a network is minutes of work.
 DEFAULT_MAX_SECONDS = 10.0
@@ -113,8 +117,6 @@ def _save_upload(data: bytes | str | None, workdir: Path) -> Path:
 
 def check_clip(path: Path, limits: VideoLimits) -> Any:
     """Probe the clip and hold it to the limits: one clear line for anything unusable."""
-    from srcore.video import check_limits, probe
-
     info = probe(path)
     check_limits(info, **limits.kwargs())
     return info
@@ -155,8 +157,6 @@ def metrics_plot(report: dict[str, Any]) -> Any:
 
 def summary_table(report: dict[str, Any]) -> str:
     """The per-method means as an HTML table (best value per column in bold)."""
-    import html
-
     ref = report["mode"] == "reference"
     cols = [("psnr_y", "PSNR-Y ↑", 2, max), ("ssim_y", "SSIM-Y ↑", 4, max), ("lpips", f"{report.get('lpips_variant') or 'LPIPS'} ↓", 4, min),
             ("flicker", "flicker", 3, None), ("temporal_error", "temporal error ↓", 3, min), ("warp_error", "warp error ↓", 3, min),
@@ -187,10 +187,6 @@ def summary_table(report: dict[str, Any]) -> str:
 
 def frame_panels(session: VideoSession, index: int) -> list[tuple[str, np.ndarray]]:
     """Frame ``index`` of the input (as the methods saw it, nearest-enlarged), every output and the ground truth."""
-    from srcore.degrade import degrade_image
-    from srcore.sheet import nearest_enlarge
-    from srcore.video import read_frame
-
     index = max(0, min(int(index), session.frames - 1))
     src = read_frame(session.clip, index)
     if session.mode == "reference":
@@ -207,8 +203,6 @@ def frame_panels(session: VideoSession, index: int) -> list[tuple[str, np.ndarra
 
 def crops_image(session: VideoSession, index: int, zoom: int) -> tuple[np.ndarray, np.ndarray]:
     """(crop sheet of frame ``index`` at the session's crop centre, the first output's whole frame as the locator)."""
-    from srcore.sheet import crop_sheet
-
     panels = frame_panels(session, index)
     h, w = panels[1][1].shape[:2]
     center = session.center or (w / 2, h / 2)
@@ -238,9 +232,6 @@ class VideoTab:
     def run(self, data: bytes | None, scale: Any, methods: Any, mode: str | None, degradation: str | None, zoom: Any,
             session: VideoSession | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """Upscale (or degrade-restore-score) the clip with every chosen method; returns everything the tab shows."""
-        from srcore.atomic import atomic_write
-        from srcore.video import run_video
-
         s, ids = parse_scale(scale), parse_methods(methods)
         mode = mode if mode in ("upscale", "reference") else "upscale"
         kind = degradation if degradation in DEGRADATIONS else "bicubic"

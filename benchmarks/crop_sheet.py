@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} {label}: PSNR-Y {psnr_y(out, item.hr, args.scale):.2f}", file=sys.stderr)
         rows.append(crop_sheet(tiles, center, args.size, args.zoom, columns=len(tiles)))
     sheet = stack_rows(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_image(args.out, sheet)
+    save_image(args.out, sheet)  # makes the folder
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0
 

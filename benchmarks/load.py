@@ -525,7 +525,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report(res)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(args.json, json.dumps(res, indent=2))
     return 0 if res["ok"] else 1
 

@@ -304,7 +304,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"problem: {p}")
     print("OK" if res["ok"] else "FAILED")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(args.json, json.dumps(res, indent=2))
     return 0 if res["ok"] else 1
 

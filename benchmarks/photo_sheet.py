@@ -96,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.name} {label}: grid ratio {ratio:.3f}", file=sys.stderr)
         rows.append(crop_sheet(tiles, (cx * s, cy * s), args.size * s, args.zoom, columns=len(tiles)))
     sheet = stack_rows(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_image(args.out, sheet)
+    save_image(args.out, sheet)  # makes the folder
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0
 

@@ -94,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.method}@{a:g}".ljust(16) + "".join(f"{r[c]:10.4f}" for c in cols) + f"  {verdict}")
     print(f"chosen default strength: {best}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(args.json, json.dumps({
             "data": str(args.data), "scale": args.scale, "images": len(images), "lpips_variant": ref_run.lpips_variant,
             "degradation": ref_run.degradation, "method": args.method,

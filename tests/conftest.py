@@ -98,3 +98,11 @@ def srlab_server() -> Iterator[dict[str, Any]]:
     finally:
         demo.close()
         use_models_dir(None)
+
+
+@pytest.fixture(scope="module")
+def client(srlab_server: dict[str, Any]) -> Any:
+    """A ``gradio_client`` connected to the module's real server (the API and video tests share it)."""
+    from gradio_client import Client
+
+    return Client(srlab_server["url"], verbose=False)

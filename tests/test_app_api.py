@@ -23,13 +23,6 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def client(srlab_server: dict[str, Any]) -> Any:
-    from gradio_client import Client
-
-    return Client(srlab_server["url"], verbose=False)
-
-
-@pytest.fixture(scope="module")
 def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real photo crop, 200x160 (non-square, and a multiple of 4 so reference mode needs no crop)."""
     path = tmp_path_factory.mktemp("api") / "astronaut.png"

@@ -22,13 +22,6 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def client(srlab_server: dict[str, Any]) -> Any:
-    from gradio_client import Client
-
-    return Client(srlab_server["url"], verbose=False)
-
-
-@pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip.make_clip(tmp_path_factory.mktemp("appvideo") / "tiny.mp4", frames=12, size=(96, 64))
 

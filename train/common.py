@@ -58,7 +58,7 @@ class Runtime:
         """
         if not self.ddp:
             return module
-        from torch.nn.parallel import DistributedDataParallel
+        from torch.nn.parallel import DistributedDataParallel  # lazy: only multi-process runs wrap the model
 
         cuda = self.device.type == "cuda"
         if sync_batchnorm and cuda:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from srcore.bench import load_dataset
 from srcore.color import rgb_to_y_full
 from srcore.degrade import DEGRADATIONS, Degradation, degrade, jpeg_roundtrip, realistic_lr, usm_sharpen
 from srcore.errors import SRError
@@ -150,8 +151,6 @@ def load_validation(folder: Path, scale: int, limit: int | None = None, spec: De
     (jpeg/realistic) degrades the HR images instead, so a real-world network is validated on the
     kind of input it is trained for (seeded: the same LR at every validation).
     """
-    from srcore.bench import load_dataset
-
     try:
         return [(it.hr, it.lr) for it in load_dataset(folder, scale, limit, spec)]
     except SRError as exc:

@@ -18,16 +18,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from safetensors.torch import save_file
 from torch import nn
 
 from srcore.atomic import atomic_path, atomic_write
 from srcore.bench import load_dataset
+from srcore.lpips import get_lpips
+from srcore.methods.torch_sr import default_device, run_network
 from srcore.models import LUMA_ARCHS, build_model
 from srcore.paths import REPO_ROOT
+from srcore.pb2onnx import dnn_superres_file
 from srcore.scoring import aggregate, score
-from srcore.weights_io import sha256_file
+from srcore.weights_io import load_state_dict, sha256_file
 from train.common import load_checkpoint, run_commands
 from train.data import TRAIN_JPEG_RANGE, list_images
 
@@ -43,16 +47,10 @@ def save_safetensors(model: nn.Module, path: Path) -> None:
 def upscaler_for(arch: str, weights: Path, model: nn.Module, scale: int):
     """A callable ``lr_rgb -> sr_rgb`` that runs the exported file the way the method does."""
     if arch in LUMA_ARCHS:
-        import cv2
-
-        from srcore.pb2onnx import dnn_superres_file
-
         sr = cv2.dnn_superres.DnnSuperResImpl_create()
         sr.readModel(str(dnn_superres_file(weights)))  # OpenCV 5.1+: the .pb's ONNX twin
         sr.setModel(arch, scale)
         return lambda lr: np.ascontiguousarray(sr.upsample(np.ascontiguousarray(lr[..., ::-1]))[..., ::-1])
-    from srcore.methods.torch_sr import default_device, run_network
-    from srcore.weights_io import load_state_dict
 
     dev = default_device()
     m = build_model(arch, scale, **model.config).eval().to(dev)
@@ -70,8 +68,6 @@ def measure(fn, bench_root: Path, scale: int, datasets: list[str], vgg: bool = F
     Scored and averaged by :mod:`srcore.scoring`, like ``bench``: a metric an image is too small for
     is ``None`` with its reason under ``reasons``, never a KeyError.
     """
-    from srcore.lpips import get_lpips
-
     lpips = get_lpips("alex")
     lpips_vgg = get_lpips("vgg") if vgg else None
     out: dict[str, dict[str, Any]] = {}
@@ -127,7 +123,7 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
     name = name or f"{arch}_x{scale}"
     to.mkdir(parents=True, exist_ok=True)
     if arch in LUMA_ARCHS:
-        from train.tfgraph import export_pb
+        from train.tfgraph import export_pb  # lazy: tensorboard's protos, only for the OpenCV .pb archs
 
         weights = export_pb(model, to / f"{name}.pb")
     else:

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srcore.lpips import _build_st, build_lpips
+
 CONTENT_CHOICES = ("vgg19", "st-vgg16", "lpips")
 
 # torchvision's ImageNet normalisation for inputs in [0, 1]
@@ -33,7 +35,7 @@ class VGG19Content(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        from torchvision.models import VGG19_Weights, vgg19
+        from torchvision.models import VGG19_Weights, vgg19  # lazy: only the perceptual losses need torchvision's VGG
 
         try:
             vgg = vgg19(weights=VGG19_Weights.IMAGENET1K_V1)
@@ -67,7 +69,6 @@ class STVGG16Content(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        from srcore.lpips import _build_st
 
         st = _build_st("vgg")
         self.scaling = st.scaling_layer
@@ -86,7 +87,6 @@ class LPIPSContent(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        from srcore.lpips import build_lpips
 
         # our own copy, not the process-wide shared metric: moving this loss must not move anyone else's network
         self.metric = build_lpips("vgg", backend="st", device="cpu")
@@ -233,12 +233,11 @@ class FeatureLoss(nn.Module):
 
     def __init__(self, autocast: Callable[[], AbstractContextManager] = nullcontext) -> None:
         super().__init__()
-        from srcore.lpips import _build_st
 
         self.autocast = autocast
         path = Path(torch.hub.get_dir()) / "checkpoints" / "vgg16-397923af.pth"
         if path.is_file():
-            from torchvision.models import vgg16
+            from torchvision.models import vgg16  # lazy: only this loss needs torchvision
 
             vgg = vgg16()
             vgg.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

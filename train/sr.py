@@ -25,6 +25,7 @@ from srcore.degrade import Degradation
 from srcore.models import ARCHS, LUMA_ARCHS, build_model
 from srcore.models.luma import luma_upscale
 from srcore.scoring import aggregate, score
+from srcore.weights_io import load_state_dict
 from train.common import (
     WallClock,
     add_run_args,
@@ -89,8 +90,6 @@ def validate(model: nn.Module, arch: str, pairs: list[tuple[np.ndarray, np.ndarr
 
 
 def init_from(model: nn.Module, path: Path, log) -> None:
-    from srcore.weights_io import load_state_dict
-
     src = load_state_dict(path)
     own = model.state_dict()
     taken = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
@@ -131,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     val_pairs = load_validation(args.val, args.scale, args.val_limit, Degradation(args.val_degrade)) if (args.val and rt.is_main) else []
     writer = None
     if rt.is_main:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is slow to import, main rank only
 
         writer = SummaryWriter(str(args.out / "tb"))
         record_run(args, "train.sr", argv, unwrap(model).config, resumed)

@@ -23,7 +23,9 @@ from torch import nn
 from tqdm import tqdm
 
 from srcore.degrade import Degradation
+from srcore.lpips import get_lpips
 from srcore.models import EDSR
+from srcore.models.edsr import edsr_config_from_state_dict
 from srcore.scoring import aggregate, score
 from srcore.weights_io import load_state_dict
 from train.common import (
@@ -92,7 +94,6 @@ def main(argv: list[str] | None = None) -> None:
     rt, log = start_run(args)
 
     init_state = load_generator_init(args.init)
-    from srcore.models.edsr import edsr_config_from_state_dict
 
     g_cfg = edsr_config_from_state_dict(init_state)
     if g_cfg["scale"] != 4:
@@ -133,9 +134,7 @@ def main(argv: list[str] | None = None) -> None:
 
     writer, val_pairs, lpips_fn, lpips_vgg = None, [], None, None
     if rt.is_main:
-        from torch.utils.tensorboard import SummaryWriter
-
-        from srcore.lpips import get_lpips
+        from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is slow to import, main rank only
 
         writer = SummaryWriter(str(args.out / "tb"))
         record_run(args, "train.srgan", argv, g.config, resumed)
@@ -229,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
             log.info(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in avg.items()) + f" {args.log_every / dt * 60:.0f} it/min")
         if rt.is_main and step % args.image_every == 0:
             grid = torch.cat([nn.functional.interpolate(lr_b[:4], scale_factor=4, mode="nearest"), sr[:4].detach().clamp(0, 1), hr_b[:4]], 0)
-            from torchvision.utils import make_grid
+            from torchvision.utils import make_grid  # lazy: only when image samples are logged
 
             writer.add_image("samples/lr_sr_hr", make_grid(grid, nrow=min(4, lr_b.shape[0])), step)
         if rt.is_main and val_pairs and (step % args.val_every == 0 or step == stop_at):
