@@ -93,6 +93,23 @@ def _add_ray_args(s: argparse.ArgumentParser) -> None:
                         "ray://host:10001 = a remote one (input/output paths must be visible on every node)")
     s.add_argument("--workers", type=int, default=None, help="--ray: worker processes (default: one per CPU of the cluster)")
     s.add_argument("--worker-cpus", type=float, default=1.0, help="--ray: CPUs reserved per worker (its torch threads; default 1)")
+    s.add_argument("--ship-code", action="store_true",
+                   help="--ray: upload this checkout's srcore/ and assets/ to the workers (when the nodes do not have SR Lab installed)")
+
+
+def _add_outscale_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--outscale", type=float, default=None,
+                   help="output scale (any float, e.g. 3.5): the network runs at -s, then a high-quality resize "
+                        "(area down, Lanczos up); reference mode makes the LR 1/F of the input and scores at F")
+    s.add_argument("--width", type=int, default=None, help="output width in px (upscale mode; height follows unless --height)")
+    s.add_argument("--height", type=int, default=None, help="output height in px (upscale mode; width follows unless --width)")
+
+
+def _output_size(args: argparse.Namespace) -> Any:
+    """``--outscale/--width/--height`` as a :class:`srcore.outscale.OutputSize`, None for the native size."""
+    from srcore.outscale import from_args
+
+    return from_args(args.outscale, args.width, args.height)
 
 
 def _add_tta_arg(s: argparse.ArgumentParser) -> None:
@@ -164,6 +181,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     folder_mode = src.is_dir()
     if folder_mode and dst.suffix and not dst.is_dir():  # an existing folder is a folder whatever its name (out.v2/)
         raise SRError(f"{dst}: the input is a folder, so the output must be a folder too")
+    size = _output_size(args)
+    if size is not None and args.ray is not None:
+        raise SRError("--outscale/--width/--height do not run on --ray workers yet; drop one of them")
     targets = [output_path(dst, p, method.id, args.scale) if folder_mode else dst for p in files]
     failures, kept = 0, 0
     if args.ray is not None:
@@ -173,7 +193,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     else:
         for path, target in tqdm(list(zip(files, targets, strict=True)), disable=not folder_mode, unit="img", desc=f"{method.id} x{args.scale}"):
             try:
-                for note in upscale_file(method, path, target, args.scale, args.tile, opts):
+                for note in upscale_file(method, path, target, args.scale, args.tile, opts, size=size):
                     print(f"note: {path.name}: {note}", file=sys.stderr)
             except SRError as exc:
                 if not folder_mode:
@@ -189,6 +209,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    import cv2
+
     from srcore.atomic import atomic_write
     from srcore.compare import compare
     from srcore.filenames import safe_name
@@ -204,7 +226,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     img = load_image(args.input)
     ids = _ids(args.methods) or [m.id for m in all_methods() if m.availability(args.scale)]
     res = compare(img, args.scale, ids, args.mode, _options(args, ids), lpips=not args.no_lpips, tile=args.tile,
-                  progress=lambda i, n, mid: print(f"[{i}/{n}] {mid}", file=sys.stderr), degradation=degradation)
+                  progress=lambda i, n, mid: print(f"[{i}/{n}] {mid}", file=sys.stderr), degradation=degradation,
+                  size=_output_size(args))
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
     keys = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr") if args.mode == "reference" else ("niqe", "lr_psnr")
@@ -222,7 +245,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             save_image(out / f"{stem}_HR.png", res.prepared.hr, res.prepared.hr_alpha)
             labelled.append(("HR (ground truth)", res.prepared.hr))
         save_image(out / f"{stem}_LR.png", res.prepared.lr, res.prepared.lr_alpha)
-        labelled.append((f"LR input (nearest x{args.scale})", nearest_enlarge(res.prepared.lr, args.scale)))
+        lr_up = nearest_enlarge(res.prepared.lr, args.scale)
+        if res.prepared.out_size is not None:  # --outscale: the LR shown at the output's size, still nearest
+            lr_up = cv2.resize(res.prepared.lr, res.prepared.out_size[::-1], interpolation=cv2.INTER_NEAREST)
+        labelled.append((f"LR input (nearest x{args.scale})", lr_up))
         for r in res.results:
             if r.ok:
                 save_image(out / f"{stem}_{safe_name(r.method_id)}_x{args.scale}.png", r.output, r.alpha)
@@ -318,7 +344,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     try:
         rep = run_video(src, args.scale, ids, outputs, args.mode, _degradation(args), args.crf, args.max_frames,
                         args.tile, _options(args, ids), not args.no_lpips, progress=progress,
-                        side_by_side=Path(args.side_by_side) if args.side_by_side else None)
+                        side_by_side=Path(args.side_by_side) if args.side_by_side else None, size=_output_size(args))
     finally:
         for b in bars:
             b.close()
@@ -391,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: 0 = PSNR generator ... 1 = GAN generator (default: the method's, srgan 0.75, real-gan 0.5)")
     _add_backend_arg(s)
     _add_tta_arg(s)
+    _add_outscale_args(s)
     _add_ray_args(s)
     s.set_defaults(func=cmd_upscale)
 
@@ -414,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_degrade_args(s, "the input (reference mode)")
     _add_backend_arg(s)
     _add_tta_arg(s)
+    _add_outscale_args(s)
     s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("bench", parents=[common], help="benchmark methods on a dataset folder")
@@ -459,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_degrade_args(s, "each frame (reference mode)")
     _add_backend_arg(s)
     _add_tta_arg(s)
+    _add_outscale_args(s)
     s.set_defaults(func=cmd_video)
 
     s = sub.add_parser("download", parents=[common], help="fetch model files (SHA-256 checked) into the cache")

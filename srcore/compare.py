@@ -10,6 +10,7 @@ says so. Scoring itself is :func:`srcore.scoring.score`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from srcore.errors import InputImageError, SRError
 from srcore.imageio import LoadedImage
 from srcore.lpips import get_lpips
 from srcore.metrics import CONVENTION
+from srcore.outscale import OutputSize, reference_pair, resize_to
 from srcore.scoring import METRICS, Scores, score
 
 MODES = ("reference", "upscale")
@@ -84,6 +86,10 @@ class Prepared:
     notes: list[str]
     #: the degradation that made ``lr`` and the parameters it drew (reference mode; None in upscale mode)
     degradation: dict[str, Any] | None = None
+    #: --outscale/--width/--height (srcore/outscale.py): the output (height, width) every result is resized to, and the
+    #: factor it means; None = the network's native size
+    out_size: tuple[int, int] | None = None
+    outscale: float | None = None
 
 
 @dataclass
@@ -116,18 +122,23 @@ class Comparison:
             "input_size": f"{self.prepared.lr.shape[1]}x{self.prepared.lr.shape[0]}",
             "notes": self.notes,
             "degradation": self.prepared.degradation,
+            "outscale": self.prepared.outscale,
             "results": self.table(),
         }
 
 
 def prepare(
-    image: LoadedImage | np.ndarray, scale: int, mode: str = "reference", degradation: Degradation | None = None
+    image: LoadedImage | np.ndarray, scale: int, mode: str = "reference", degradation: Degradation | None = None,
+    size: OutputSize | None = None,
 ) -> Prepared:
     """Make the LR input (and HR reference) for a comparison.
 
     ``degradation`` (reference mode) picks how the LR is made; default MATLAB bicubic. In upscale
-    mode the input is used as it is, so a degradation is ignored (with a note).
+    mode the input is used as it is, so a degradation is ignored (with a note). ``size``: an output
+    size other than the network's (srcore/outscale.py); in reference mode the LR is made for it.
     """
+    if size is not None and not size.native:
+        return _prepare_resized(image if isinstance(image, LoadedImage) else LoadedImage(image), scale, mode, degradation, size)
     if mode not in MODES:
         raise SRError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     if isinstance(image, np.ndarray):
@@ -156,6 +167,33 @@ def prepare(
     how = "MATLAB-style bicubic" if spec.kind == "bicubic" else f"{spec.label} (MATLAB bicubic based)"
     notes.append(f"reference mode: LR made with {how} x1/{scale}; metrics: {CONVENTION}")
     return Prepared(mode, scale, lr, hr, lr_alpha, hr_alpha, notes, made.params)
+
+
+def _prepare_resized(image: LoadedImage, scale: int, mode: str, degradation: Degradation | None, size: OutputSize) -> Prepared:
+    """:func:`prepare` for an output size other than the native one: the network runs at ``scale``, results are resized."""
+    h, w = image.rgb.shape[:2]
+    if mode == "upscale":  # the input as it is, the output at the size asked for
+        prep = prepare(image, scale, mode, degradation)
+        prep.out_size, prep.outscale = size.target(h, w, scale), size.factor(h, w, scale)
+        prep.notes.append(f"output {size.describe()}: x{scale} network, then resized to {prep.out_size[1]}x{prep.out_size[0]} "
+                          "(INTER_AREA down, Lanczos up)")
+        return prep
+    if mode not in MODES:
+        raise SRError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    if size.outscale is None:
+        raise SRError("--width/--height apply to upscale mode; in reference mode the output is your image's size: "
+                      "use --outscale F to make the LR 1/F of it")
+    if degradation is not None and degradation.kind != "bicubic":
+        raise SRError("--outscale in reference mode makes its LR with MATLAB bicubic; --degrade jpeg/realistic need the native scale")
+    hr, lr = reference_pair(image.rgb, size.outscale)
+    h, w = hr.shape[:2]
+    alpha = None if image.alpha is None else image.alpha[:h, :w]
+    notes = [*image.notes] + ([f"cropped to {w}x{h} so that 1/{size.outscale:g} of it is whole pixels"] if hr.shape != image.rgb.shape else [])
+    notes += [f"reference mode: LR made with MATLAB-style bicubic x1/{size.outscale:g} ({lr.shape[1]}x{lr.shape[0]}); "
+             f"methods run at x{scale}, resized to {w}x{h} (INTER_AREA down, Lanczos up) and scored there; metrics: {CONVENTION}, "
+             f"here ceil({size.outscale:g}) = {math.ceil(size.outscale)} px"]
+    return Prepared("reference", scale, lr, hr, None if alpha is None else imresize(alpha, 1.0 / size.outscale), alpha, notes,
+                    {"kind": "bicubic", "outscale": size.outscale}, out_size=(h, w), outscale=size.outscale)
 
 
 def upscale_alpha(alpha: np.ndarray | None, scale: int) -> np.ndarray | None:
@@ -203,6 +241,9 @@ def run_one(
         res.error = str(exc)
         return res
     res.alpha = upscale_alpha(prep.lr_alpha, prep.scale)
+    if prep.out_size is not None:
+        res.output = resize_to(res.output, prep.out_size)
+        res.alpha = None if res.alpha is None else resize_to(res.alpha, prep.out_size)
     scores = score_prepared(res.output, prep, lpips_fn)
     res.metrics, res.reasons = scores.values, scores.reasons
     return res
@@ -211,7 +252,7 @@ def run_one(
 def score_prepared(output: np.ndarray, prep: Prepared, lpips_fn: Callable[[np.ndarray, np.ndarray], float] | None) -> Scores:
     """:func:`srcore.scoring.score` for one output of a comparison (every metric its mode allows)."""
     skip = {} if lpips_fn is not None or prep.hr is None else {"lpips": "LPIPS not computed (off or unavailable; see the notes)"}
-    return score(output, prep.scale, hr=prep.hr, lr=prep.lr, lpips_fns={"lpips": lpips_fn} if lpips_fn else None, skip=skip)
+    return score(output, prep.outscale or prep.scale, hr=prep.hr, lr=prep.lr, lpips_fns={"lpips": lpips_fn} if lpips_fn else None, skip=skip)
 
 
 def lpips_for(prep: Prepared, wanted: bool = True) -> tuple[Callable[[np.ndarray, np.ndarray], float] | None, str | None]:
@@ -236,6 +277,7 @@ def iter_compare(
     allowed_dirs: list[Path] | None = None,
     degradation: Degradation | None = None,
     backend: str | None = None,
+    size: OutputSize | None = None,
 ) -> Iterator[tuple[Prepared, str | None, MethodResult]]:
     """Yield ``(prepared, lpips_variant, result)`` as each method finishes (the UI streams these).
 
@@ -245,7 +287,7 @@ def iter_compare(
     """
     if not method_ids:
         raise SRError("no method chosen")
-    prep = prepare(image, scale, mode, degradation)
+    prep = prepare(image, scale, mode, degradation, size)
     lpips_fn, variant = lpips_for(prep, lpips)
     for mid in method_ids:
         yield prep, variant, run_one(mid, prep, lpips_fn, (options or {}).get(mid), tile, allow_files, allowed_dirs,
@@ -265,11 +307,12 @@ def compare(
     allowed_dirs: list[Path] | None = None,
     degradation: Degradation | None = None,
     backend: str | None = None,
+    size: OutputSize | None = None,
 ) -> Comparison:
     """Run every method and collect a :class:`Comparison` (:func:`iter_compare`, gathered)."""
     streamed: list[tuple[Prepared, str | None, MethodResult]] = []
     for item in iter_compare(image, scale, method_ids, mode, options, lpips, tile, allow_files, allowed_dirs, degradation,
-                             backend=backend):
+                             backend=backend, size=size):
         streamed.append(item)
         if progress:
             progress(len(streamed), len(method_ids), method_ids[len(streamed) - 1])

@@ -85,7 +85,7 @@ class Scores:
 
 def score(
     output: np.ndarray,
-    scale: int,
+    scale: float,
     *,
     hr: np.ndarray | None = None,
     lr: np.ndarray | None = None,
@@ -95,6 +95,8 @@ def score(
 ) -> Scores:
     """Score one output. Every requested key is present in the result: a value or ``None`` + reason.
 
+    ``scale``: output size over LR size; a non-integer one (``--outscale 3.5``) shaves ceil(scale) px and
+    downscales by 1/scale for ``lr_psnr``.
     ``hr``: the ground truth (reference mode) - without it the full-reference metrics are ``None``.
     ``lr``: the input the method was given (for ``lr_psnr``). ``lpips_fns``: LPIPS networks by
     result key (``{"lpips": alex}``, plus e.g. ``"lpips_vgg"`` for a second backbone).
@@ -125,7 +127,12 @@ class _Unavailable(Exception):
     """A metric that cannot be computed at all here (not an image problem)."""
 
 
-def _one(key: str, output: np.ndarray, scale: int, hr: np.ndarray | None, lr: np.ndarray | None, fns: Mapping[str, LpipsFn]) -> float:
+def _one(key: str, output: np.ndarray, scale: float, hr: np.ndarray | None, lr: np.ndarray | None, fns: Mapping[str, LpipsFn]) -> float:
+    if scale != int(scale):  # an --outscale factor: the LR-PSNR downscale uses it, the border shave its ceiling
+        if key == "lr_psnr" and lr is not None:
+            return lr_psnr(output, lr, scale)  # type: ignore[arg-type]
+        scale = math.ceil(scale)
+    scale = int(scale)
     if key == "psnr_y":
         return psnr_y(output, hr, shave=scale)
     if key == "ssim_y":

@@ -43,6 +43,7 @@ from srcore.errors import SRError
 from srcore.filenames import safe_name
 from srcore.imageio import max_pixels
 from srcore.metrics import CONVENTION
+from srcore.outscale import OutputSize, resize_to
 from srcore.scoring import score
 from srcore.sheet import nearest_enlarge
 from srcore.temporal import TEMPORAL_NOTES, TemporalMeter  # noqa: F401 - public here too (tests, app)
@@ -118,6 +119,7 @@ def run_video(
     allow_files: bool = True,
     allowed_dirs: list[Path] | None = None,
     side_by_side: Path | None = None,
+    size: OutputSize | None = None,
 ) -> VideoReport:
     """Upscale (or, in reference mode, degrade-restore-score) every frame of ``src`` with each method.
 
@@ -125,9 +127,12 @@ def run_video(
     (``total`` is the header's estimate, None when unknown). ``limits`` are :func:`check_limits`'s keywords.
     ``side_by_side``: also write one clip with the input (nearest-neighbour enlarged), every method and, in
     reference mode, the ground truth next to each other (with the audio).
+    ``size``: --outscale/--width/--height (upscale mode): every output frame is resized to it (srcore/outscale.py).
     """
     if mode not in MODES:
         raise SRError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    if size is not None and mode != "upscale":
+        raise SRError("--outscale/--width/--height apply to video upscale mode (reference mode scores at the network's scale)")
     if not method_ids:
         raise SRError("no method chosen")
     if len(outputs) != len(method_ids):
@@ -221,6 +226,8 @@ def run_video(
                     panels.append(("LR (nearest)" if hr is not None else "input (nearest)", nearest_enlarge(lr, scale)))
                 for ready, w, track in zip(methods, writers, tracks, strict=True):
                     out, secs = run_timed(ready, lr, scale, tile, backend)
+                    if size is not None:
+                        out = resize_to(out, size.target(*lr.shape[:2], scale))
                     row: dict[str, Any] = {"frame": count, "time": round(t, 6), "seconds": round(secs, 4)}
                     if hr is not None and meter is not None:
                         sc = score(out, scale, hr=hr, metrics=FRAME_METRICS, lpips_fns={"lpips": lpips_fn} if lpips_fn else None)
