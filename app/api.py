@@ -21,12 +21,14 @@ from app import render
 from app.config import AppConfig
 from app.inputs import (
     check_output_size,
+    check_outscale_size,
     check_reference_size,
     degradation_spec,
     load_input,
     normalize_mode,
     parse_backend,
     parse_methods,
+    parse_outscale,
     parse_scale,
 )
 from app.messages import user_errors
@@ -56,7 +58,7 @@ class CompareAPI:
 
     def compare(self, image: bytes | str | None, scale: float, methods: list[str] | str | None, mode: str | None,
                 degradation: str | None = "bicubic", jpeg_quality: float | None = 50, seed: float | None = 0,
-                backend: str | None = "", tta: bool | None = False) -> tuple[dict[str, Any], Styler]:
+                backend: str | None = "", tta: bool | None = False, outscale: float | None = None) -> tuple[dict[str, Any], Styler]:
         """Compare methods on one image.
 
         image: the image file. scale: 2, 3 or 4. methods: method ids (see the Models tab), e.g. ["bicubic", "edsr"];
@@ -65,6 +67,8 @@ class CompareAPI:
         metrics only). degradation (reference mode): "bicubic" (default), "jpeg" (with jpeg_quality) or "realistic"
         (with seed). backend: where torch networks run ("torch", "onnxruntime", "openvino", "auto"; "" = server default).
         tta: true = every network method runs as the x8 flip/rotate self-ensemble (about 8x the time; labels say "+TTA").
+        outscale: an output scale other than the network's (e.g. 3.5: run at `scale`, then resize; reference mode makes
+        the LR 1/outscale of the image and scores at it); the report keeps "scale" and adds "outscale".
         Returns the comparison report (Comparison.to_json: mode, scale, input_size (the upload), lr_size (what the
         methods got), degradation, lpips_variant, notes, results[method, psnr_y, ssim_y, lpips, gmsd, niqe, lr_psnr,
         lpips_variant, seconds, output_size, error, reasons]) and the same numbers as a table.
@@ -76,7 +80,8 @@ class CompareAPI:
         check_reference_size(img, s, m)
         check_output_size(img, s, m, self.cfg.max_pixels)
         spec = degradation_spec(m, degradation, jpeg_quality, seed)
-        prep = prepare(img, s, m, spec)
+        prep = prepare(img, s, m, spec, parse_outscale(outscale))
+        check_outscale_size(prep.out_size, self.cfg.max_pixels)
         lpips_fn, variant = lpips_for(prep)
         results = list(each_with_tta(bool(tta), run_specs(prep, ids, lpips_fn, self.cfg.allow_file_models, parse_backend(backend))))
         for r in results:
@@ -99,10 +104,11 @@ class CompareAPI:
             seed = gr.Number(label="seed", value=0, precision=0)
             backend = gr.Textbox(label="backend", value="")
             tta = gr.Checkbox(label="tta", value=False)
+            outscale = gr.Number(label="outscale", value=None)
             button = gr.Button("compare")
             _api_example(image, handle_file(EXAMPLE_IMAGE))
             _api_example(methods, EXAMPLE_METHODS)
             report = gr.JSON(label="report")
             table = gr.Dataframe(label="metrics", interactive=False)
-        button.click(user_errors(self.compare), [image, scale, methods, mode, degradation, quality, seed, backend, tta], [report, table], api_name="compare",
+        button.click(user_errors(self.compare), [image, scale, methods, mode, degradation, quality, seed, backend, tta, outscale], [report, table], api_name="compare",
                      concurrency_limit=self.cfg.concurrency, concurrency_id="heavy")

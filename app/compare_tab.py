@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import gradio as gr
 import numpy as np
 
@@ -34,6 +35,7 @@ from app.inputs import (
     MODE_CHOICES,
     backend_choices,
     check_output_size,
+    check_outscale_size,
     check_reference_size,
     degradation_spec,
     jpeg_quality,
@@ -41,6 +43,7 @@ from app.inputs import (
     normalize_mode,
     parse_backend,
     parse_methods,
+    parse_outscale,
     parse_scale,
     safe_name,
     safe_stem,
@@ -116,6 +119,9 @@ class CompareSession:
 
     @property
     def out_size(self) -> tuple[int, int]:
+        """(width, height) of every output: the network's, or what the output-scale setting asked for."""
+        if self.prepared.out_size is not None:
+            return self.prepared.out_size[1], self.prepared.out_size[0]
         h, w = self.prepared.lr.shape[:2]
         return w * self.scale, h * self.scale
 
@@ -129,7 +135,9 @@ class CompareSession:
     def images(self) -> dict[str, np.ndarray]:
         """Everything that can be shown at output size, in display order."""
         if self.lr_up is None:
-            self.lr_up = nearest_enlarge(self.prepared.lr, self.scale)
+            w, h = self.out_size
+            self.lr_up = (nearest_enlarge(self.prepared.lr, self.scale) if self.prepared.out_size is None
+                          else cv2.resize(self.prepared.lr, (w, h), interpolation=cv2.INTER_NEAREST))
         out: dict[str, np.ndarray] = {}
         if self.prepared.hr is not None:
             out[HR_KEY] = self.prepared.hr
@@ -151,9 +159,12 @@ class CompareSession:
             items.append((self.prepared.hr[y0:y1, x0:x1], "Ground truth", "HR"))
         lr = self.prepared.lr
         s = self.scale
-        lr_crop = lr[y0 // s : -(-y1 // s), x0 // s : -(-x1 // s)]
-        lr_up = nearest_enlarge(lr_crop, s)[y0 - (y0 // s) * s :, x0 - (x0 // s) * s :][: y1 - y0, : x1 - x0]
-        items.append((lr_up, "LR input" if self.mode == "reference" else "Input", f"nearest ×{s}"))
+        if self.prepared.out_size is None:  # only the crop is enlarged
+            lr_crop = lr[y0 // s : -(-y1 // s), x0 // s : -(-x1 // s)]
+            lr_up = nearest_enlarge(lr_crop, s)[y0 - (y0 // s) * s :, x0 - (x0 // s) * s :][: y1 - y0, : x1 - x0]
+        else:
+            lr_up = self.images()[self.lr_key][y0:y1, x0:x1]
+        items.append((lr_up, "LR input" if self.mode == "reference" else "Input", f"nearest ×{self.out_size[0] / lr.shape[1]:.3g}"))
         for r in self.results:
             if r.ok:
                 items.append((r.output[y0:y1, x0:x1], r.label, r.method_id))  # type: ignore[index]
@@ -164,7 +175,8 @@ class CompareSession:
 
     def locator(self) -> np.ndarray:
         """The picture the user clicks on: HR in reference mode, the input itself in upscale mode."""
-        src, factor = (self.prepared.hr, 1.0) if self.prepared.hr is not None else (self.prepared.lr, float(self.scale))
+        lr = self.prepared.lr
+        src, factor = (self.prepared.hr, 1.0) if self.prepared.hr is not None else (lr, self.out_size[0] / lr.shape[1])
         img, self.locator_scale = render.locator_image(src, self.box(), factor)
         return img
 
@@ -369,6 +381,7 @@ class CompareTab:
         maps_open: bool,
         old: CompareSession | None,
         tta: bool = False,
+        outscale: float | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Run the comparison, yielding the whole result view after every method; a bad setting is one status line."""
         try:
@@ -381,7 +394,8 @@ class CompareTab:
             check_output_size(img, s, m, self.cfg.max_pixels)
             spec = degradation_spec(m, degradation, quality, seed)
             engine = parse_backend(backend)
-            prep = prepare(img, s, m, spec)
+            prep = prepare(img, s, m, spec, parse_outscale(outscale))
+            check_outscale_size(prep.out_size, self.cfg.max_pixels)
         except SRError as exc:
             yield self._fail(public_text(str(exc)))
             return
@@ -600,6 +614,9 @@ class CompareTab:
                                           "server default: what the operator set (SRCORE_BACKEND), else torch")
                     tta = gr.Checkbox(False, label="TTA ×8: each network method also runs on the 8 flips/rotations, outputs "
                                       "averaged (EDSR+; ~8× the time; see the README for the measured gain)", elem_id="tta")
+                    outscale = gr.Number(None, label="Output scale (blank = the network's ×): e.g. 3.5 runs ×4, then resizes "
+                                         "(area down, Lanczos up); ground-truth mode makes the LR 1/F and scores at F",
+                                         elem_id="outscale", minimum=0.1, maximum=16)
                     file_model = gr.Textbox(label="Extra model: file:<path on this server> (spandrel)", visible=self.cfg.allow_file_models,
                                             placeholder="file:/models/4x-UltraSharp.pth")
                 unavailable = gr.HTML(unavailable_html(default_scale), elem_id="unavailable")
@@ -637,13 +654,13 @@ class CompareTab:
         methods.change(self.on_methods, [methods], [strengths], **private)
         mode.change(self.on_mode, [mode], [degradation_row], **private)
         degradation.change(self.on_degradation, [degradation], [quality, seed], **private)
-        for control in (scale, mode, methods, strengths, degradation, quality, seed, backend, file_model, tta):
+        for control in (scale, mode, methods, strengths, degradation, quality, seed, backend, file_model, tta, outscale):
             control.change(self.on_stale, [session], [stale], show_progress="hidden", **private)
         outputs = [session, status, stale, table, locator, crops, side_a, side_b, slider, maps_panel, maps, files, upload_msg,
                    self.viewer_block]
         assert len(outputs) == self.N_OUT
         run.click(self.run, [upload, scale, methods, strengths, mode, degradation, quality, seed, backend, file_model, crop, zoom,
-                             maps_open, session, tta], outputs, api_name="compare_ui", api_visibility="undocumented",
+                             maps_open, session, tta, outscale], outputs, api_name="compare_ui", api_visibility="undocumented",
                   concurrency_limit=self.cfg.concurrency, concurrency_id="heavy", show_progress="minimal", show_progress_on=[status])
         recrop_out = [session, locator, crops, files]
         locator.select(user_errors(self.on_locator_click), [session], recrop_out, **private)

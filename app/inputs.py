@@ -20,6 +20,7 @@ from srcore.degrade import Degradation
 from srcore.errors import InputImageError, SRError
 from srcore.filenames import safe_name, safe_stem  # noqa: F401 - re-exported: the app's one sanitiser is srcore's
 from srcore.imageio import LoadedImage, load_image
+from srcore.outscale import OutputSize, from_args
 from srcore.specs import MethodSpec, parse_spec, split_ids  # noqa: F401 - re-exported for the tabs and the API
 
 MODE_CHOICES = [("Treat as ground truth", "reference"), ("Upscale as is", "upscale")]
@@ -43,6 +44,17 @@ def parse_scale(scale: Any) -> int:
     if s != float(scale) or not 2 <= s <= 8:
         raise SRError(f"scale {scale} is not supported; use 2, 3 or 4 (some methods go up to 8)")
     return s
+
+
+def parse_outscale(value: Any) -> OutputSize | None:
+    """The output-scale setting (blank/0 = the network's own scale) as srcore's :class:`OutputSize`; a bad value is one line."""
+    if value is None or value == "" or (isinstance(value, (int, float)) and value == 0):
+        return None
+    try:
+        factor = float(value)
+    except (TypeError, ValueError):
+        raise SRError(f"output scale must be a number such as 3.5, got {value!r}") from None
+    return from_args(factor, None, None)
 
 
 def parse_methods(methods: list[str] | str | None) -> list[str]:
@@ -165,6 +177,13 @@ def check_output_size(img: LoadedImage, scale: int, mode: str, max_pixels: int) 
             f"{img.name}: upscaling {w}x{h} by x{scale} makes {w * h * scale * scale / 1e6:.1f} MP outputs, above this server's "
             f"limit of {limit / 1e6:.1f} MP; crop or resize it to at most {fw}x{fh}, use a smaller scale, or 'Treat as ground truth'"
         )
+
+
+def check_outscale_size(out_size: tuple[int, int] | None, max_pixels: int) -> None:
+    """An output scale above the network's makes bigger outputs than the scale check saw: the same 4x cap applies."""
+    if out_size is not None and out_size[0] * out_size[1] > 4 * max_pixels:
+        raise InputImageError(f"an output of {out_size[1]}x{out_size[0]} is above this server's limit of "
+                              f"{4 * max_pixels / 1e6:.1f} MP; choose a smaller output scale")
 
 
 def check_reference_size(img: LoadedImage, scale: int, mode: str) -> None:

@@ -165,3 +165,13 @@ def test_compare_with_tta(client: Any, photo: Path) -> None:
         assert rows[r.method_id]["psnr_y"] == pytest.approx(r.metrics["psnr_y"], abs=1e-6)
     plain, _ = client.predict(handle_file(str(photo)), 4, ["espcn"], "reference", api_name="/compare")
     assert plain["tta"] is False and plain["results"][0]["psnr_y"] != pytest.approx(rows["espcn"]["psnr_y"], abs=1e-6)
+
+
+def test_compare_at_an_output_scale(client: Any, photo: Path) -> None:
+    """``outscale`` on /compare: the network's x4, resized; reference mode scores at 3.5 with the LR made for it."""
+    from gradio_client import handle_file
+
+    report, _ = client.predict(handle_file(str(photo)), 4, ["bicubic"], "reference", "bicubic", 50, 0, "", False, 3.5,
+                               api_name="/compare")
+    assert report["scale"] == 4 and report["outscale"] == 3.5
+    assert report["lr_size"] == "56x44" and report["results"][0]["output_size"] == "196x154"  # cropped to multiples of 7

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -115,3 +117,30 @@ def test_video_outscale(tmp_path: Path) -> None:
         assert (f.width, f.height) == (72, 48)
     rc, _, err = _cli("video", str(clip), "-m", "bicubic", "-s", "2", "--outscale", "1.5", "--mode", "reference", "-o", str(tmp_path / "r.mp4"))
     assert rc == 2 and "video upscale mode" in err
+
+
+def test_app_run_at_an_output_scale(tmp_path: Path, photo: np.ndarray) -> None:
+    import gradio as gr
+
+    from app.compare_tab import CompareTab
+    from app.config import AppConfig
+
+    src = tmp_path / "p.png"
+    save_image(src, photo)
+    tab = CompareTab(AppConfig())
+    up, _, _, _ = tab.on_upload({"path": str(src), "orig_name": src.name}, 4, "reference", None)
+    last = list(tab.run(up, 4, ["bicubic", "nearest"], [], "reference", "bicubic", 50, 0, "", None, 32, 4, False, None, False, 3.5))[-1]
+    session = last[0]
+    assert session.out_size == (126, 126) and all(r.output.shape == (126, 126, 3) for r in session.results)
+    assert all(img.shape[:2] == (126, 126) for img in session.images().values())  # HR, LR (nearest) and outputs line up
+    assert all(c[0].shape[:2] == (32, 32) for c in session.crops())
+    view = json.loads(html.unescape(re.search(r'data-viewer="([^"]*)"', last[13]).group(1)))
+    assert (view["width"], view["height"]) == (126, 126)  # the viewer draws every picture at the output size
+    # upscale mode: a click on the input maps through the output/input ratio
+    up, _, _, _ = tab.on_upload({"path": str(src), "orig_name": src.name}, 2, "upscale", None)
+    session = list(tab.run(up, 2, ["bicubic"], [], "upscale", "bicubic", 50, 0, "", None, 32, 4, False, None, False, 1.5))[-1][0]
+    assert session.out_size == (195, 195) and session.results[0].output.shape == (195, 195, 3)
+    tab.on_locator_click(session, gr.SelectData(None, {"index": [10, 20], "value": None, "selected": True}))
+    assert session.center == pytest.approx((10 * session.locator_scale, 20 * session.locator_scale))
+    bad = list(tab.run(up, 2, ["bicubic"], [], "upscale", "bicubic", 50, 0, "", None, 32, 4, False, None, False, "big"))
+    assert len(bad) == 1 and "output scale must be a number" in bad[0][1]
