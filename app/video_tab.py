@@ -110,9 +110,7 @@ def _save_upload(data: bytes | str | None, workdir: Path) -> Path:
         raise SRError("upload a video clip first")
     if isinstance(data, str):  # a path (gradio_client/filepath uploads)
         data = Path(data).read_bytes()
-    path = workdir / "clip"
-    path.write_bytes(data)
-    return path
+    return atomic_write(workdir / "clip", data)
 
 
 def check_clip(path: Path, limits: VideoLimits) -> Any:

@@ -13,14 +13,15 @@ from typing import Any
 from srcore.atomic import atomic_path
 from srcore.compare import upscale_alpha
 from srcore.errors import InputImageError
+from srcore.filenames import safe_name
 from srcore.imageio import load_image, save_image
 from srcore.methods.base import Upscaler
 from srcore.outscale import OutputSize, resize_to
 
 
 def output_path(dst: Path, src: Path, method_id: str, scale: int) -> Path:
-    """Where a folder run writes ``src``'s output: ``DST/STEM_METHOD_xS.png`` (``:``/``/`` of file: ids made safe)."""
-    return dst / f"{src.stem}_{method_id.replace(':', '_').replace('/', '_')}_x{scale}.png"
+    """Where a folder run writes ``src``'s output: ``DST/STEM_METHOD_xS.png`` (the id made safe by :func:`srcore.filenames.safe_name`)."""
+    return dst / f"{src.stem}_{safe_name(method_id)}_x{scale}.png"
 
 
 def upscale_file(method: Upscaler, src: Path, target: Path, scale: int, tile: int | None, options: dict[str, Any],
