@@ -56,6 +56,7 @@ class VideoInfo:
 
 
 def _av() -> Any:
+    """PyAV, imported on first use: a missing or broken install is one line for the video commands only."""
     try:
         import av
     except ImportError:
