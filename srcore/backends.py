@@ -40,9 +40,11 @@ from srcore.torch2onnx import onnx_bytes
 #: numbers, measured ~1.5-2x faster than NCHW here); ``torch-nchw`` is the pre-issue-13 torch path,
 #: kept as the baseline speed ratios are measured against. ``openvino-bf16`` is opt-in (faster, not
 #: within 1/255 of torch).
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "openvino-bf16", "torch-nchw")
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "openvino-bf16", "torch-nchw", "ncnn")
 #: Runtime module each backend needs (torch is always there).
-_MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "openvino-bf16": "openvino"}
+_MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "openvino-bf16": "openvino", "ncnn": "ncnn"}
+#: ``ncnn`` runs the ncnn model files themselves (the Real-ESRGAN / Real-CUGAN methods, see
+#: :mod:`srcore.methods.ncnn_zoo`); every other network runs on torch under it.
 
 #: ``auto``'s preference by CPU kind, fastest first, from ``benchmarks/speed.py`` (see README):
 #: on AVX-512 (Xeon, AMX/BF16) and on AVX2 (EPYC, issue 13) OpenVINO fp32 beat onnxruntime,
@@ -165,6 +167,11 @@ def _effective() -> tuple[str, bool]:
     return _current.get() or _env_default(os.environ.get(ENV, "torch"))
 
 
+def picked_by_auto() -> bool:
+    """Whether the backend in effect was chosen by ``auto`` (methods with a faster engine of their own may use it)."""
+    return _effective()[1]
+
+
 def current() -> str:
     """The concrete backend network calls use right now."""
     return _effective()[0]
@@ -250,6 +257,8 @@ def forward_for(forward: Callable[[Any], Any], device: Any, half: bool) -> Calla
     ``auto`` and fail with one clear line when a runtime was asked for by name.
     """
     backend, auto = _effective()
+    if backend == "ncnn":  # only the ncnn-file methods have an ncnn engine; other networks run on torch
+        backend = "torch"
     if backend == "torch-nchw" or half or getattr(device, "type", "cpu") != "cpu":
         return forward
     if backend == "torch":

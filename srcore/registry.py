@@ -12,6 +12,7 @@ from pathlib import Path
 from srcore.errors import MethodError
 from srcore.methods.base import Upscaler
 from srcore.methods.interpolation import interpolation_methods
+from srcore.methods.ncnn_zoo import ncnn_zoo_methods
 from srcore.methods.opencv_dnn import opencv_methods
 from srcore.methods.srgan import srgan_methods
 from srcore.methods.torch_sr import file_method, torch_methods
@@ -32,6 +33,7 @@ def _build() -> dict[str, Upscaler]:
         *opencv_methods(),  # dnn-espcn, dnn-fsrcnn, dnn-fsrcnn-small, dnn-lapsrn, dnn-edsr, espcn, fsrcnn
         *torch_methods(),  # edsr, real-edsr, edsr-official
         *srgan_methods(),  # srgan, real-gan
+        *ncnn_zoo_methods(),  # realesrgan-x4plus, realesrgan-x4plus-anime, realesr-animevideov3, realcugan
     ]
     return index_methods(methods)
 
