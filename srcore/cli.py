@@ -161,7 +161,8 @@ def _ray_settings(args: argparse.Namespace) -> Any:
     """``--ray [ADDRESS]`` and its knobs; imports Ray, so only called when ``--ray`` was given."""
     from srcore.distributed import RaySettings
 
-    return RaySettings(args.ray, args.workers, args.worker_cpus, args.models_dir, args.backend)
+    models = str(Path(args.models_dir).absolute()) if args.models_dir else None  # workers do not share our working directory
+    return RaySettings(args.ray, args.workers, args.worker_cpus, models, args.backend, args.ship_code, getattr(args, "tta", None))
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
@@ -182,14 +183,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if folder_mode and dst.suffix and not dst.is_dir():  # an existing folder is a folder whatever its name (out.v2/)
         raise SRError(f"{dst}: the input is a folder, so the output must be a folder too")
     size = _output_size(args)
-    if size is not None and args.ray is not None:
-        raise SRError("--outscale/--width/--height do not run on --ray workers yet; drop one of them")
     targets = [output_path(dst, p, method.id, args.scale) if folder_mode else dst for p in files]
     failures, kept = 0, 0
     if args.ray is not None:
         from srcore.distributed import upscale_on_ray
 
-        failures, kept = upscale_on_ray(_ray_settings(args), method.id, args.scale, args.tile, opts, files, targets, folder_mode)
+        failures, kept = upscale_on_ray(_ray_settings(args), method.id, args.scale, args.tile, opts, files, targets, folder_mode, size=size)
     else:
         for path, target in tqdm(list(zip(files, targets, strict=True)), disable=not folder_mode, unit="img", desc=f"{method.id} x{args.scale}"):
             try:
@@ -509,8 +508,6 @@ def main(argv: list[str] | None = None) -> int:
         from srcore.backends import use_backend
         from srcore.tta import TTA_NOTE, use_tta
 
-        if getattr(args, "tta", False) and getattr(args, "ray", None) is not None:
-            raise SRError("--tta does not run on --ray workers yet; drop one of them")
         if getattr(args, "tta", False):
             print(f"note: {TTA_NOTE}", file=sys.stderr)
         with use_backend(getattr(args, "backend", None)), use_tta(getattr(args, "tta", None)):  # every network call inherits them

@@ -22,9 +22,12 @@ Imported only when ``--ray`` is given (``import srcore`` and every other path ne
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
+import re
 import secrets
 import sys
 from collections import deque
@@ -57,23 +60,53 @@ class RaySettings:
     worker_cpus: float = 1.0
     models_dir: str | None = None  # the driver's --models-dir, applied on every worker
     backend: str | None = None  # the driver's --backend
+    #: upload this checkout's srcore/ and assets/ to the workers (Ray runtime_env working_dir) instead of
+    #: relying on the project being installed on every node
+    ship_code: bool = False
+    tta: bool | None = None  # the driver's --tta (None: the workers' default, off)
     #: SRCORE_* variables of the driver (models folder, pixel limit, backend), set on every worker
     env: dict[str, str] = field(default_factory=lambda: {k: v for k, v in os.environ.items() if k.startswith("SRCORE_")})
 
 
-def connect(address: str | None) -> bool:
-    """Join ``address`` (``local``/None: this machine; ``auto``; ``ray://host:port``); True when we started Ray here."""
+def connect(settings: RaySettings) -> bool:
+    """Join ``settings.address`` (``local``: this machine; ``auto``; ``ray://host:port``); True when we started Ray here.
+
+    ``--ship-code`` is a job-level runtime_env (Ray uploads a folder only for a whole job), so it is
+    given here, and refused when the caller already connected this process to Ray.
+    """
+    address = settings.address
     if ray.is_initialized():  # a caller (a test, a notebook) already chose the cluster
+        if settings.ship_code:
+            raise SRError("--ship-code: Ray is already initialised in this process; pass runtime_env to your ray.init instead")
         return False
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "runtime_env": _runtime_env(settings)}
     try:
-        if address in (None, "", LOCAL):
-            ray.init(include_dashboard=False, **kwargs)
+        if address in (None, "", LOCAL):  # "local": always a new instance, never a stale or foreign `ray start` one
+            ray.init(address="local", include_dashboard=False, **kwargs)
         else:
             ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise SRError(f"--ray {address}: cannot connect to a Ray cluster ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        hint = "" if os.environ.get("RAY_AUTH_MODE") else "; a cluster with token authentication needs RAY_AUTH_MODE=token and its token"
+        raise SRError(f"--ray {address}: cannot connect to a Ray cluster ({_first_line(exc)}{hint})") from None
     return True
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of a Ray error without its terminal colour codes (Ray's messages are long and coloured)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: What ``--ship-code`` leaves out of the checkout it uploads: everything but srcore/ and assets/.
+_SHIP_EXCLUDES = [".git", ".venv*", "app", "app.py", "train", "benchmarks", "tests", "docs", "runs", "out", "__pycache__", "*.pyc", "*.md"]
+
+
+def _runtime_env(settings: RaySettings) -> dict[str, Any] | None:
+    if not settings.ship_code:
+        return None
+    from srcore.paths import REPO_ROOT
+
+    return {"working_dir": str(REPO_ROOT), "excludes": _SHIP_EXCLUDES}
 
 
 @ray.remote(max_restarts=-1, max_task_retries=TASK_RETRIES)
@@ -82,11 +115,16 @@ class SRWorker:
 
     def __init__(self, settings: RaySettings, lpips: bool = False, lpips_net: str = "alex") -> None:
         os.environ.update(settings.env)
+        import cv2
+
+        # Ray sets OMP_NUM_THREADS (torch follows it); OpenCV's pool ignores it and would take every core,
+        # oversubscribing a node that runs one worker per CPU.
+        cv2.setNumThreads(max(1, round(settings.worker_cpus)))
         if settings.models_dir:
             from srcore.paths import use_models_dir
 
             use_models_dir(settings.models_dir)
-        self.backend = settings.backend
+        self.backend, self.tta = settings.backend, settings.tta
         self.lpips = (lpips, lpips_net)
         self._lpips: tuple[Any, str | None, dict[str, str]] | None = None
 
@@ -94,24 +132,40 @@ class SRWorker:
         """This worker's process id (tests kill it to check that Ray restarts the worker and retries)."""
         return os.getpid()
 
+    def threads(self) -> dict[str, int]:
+        """The torch and OpenCV thread counts this worker computes with (Ray sets OMP_NUM_THREADS = its CPUs)."""
+        import cv2
+        import torch
+
+        return {"torch": torch.get_num_threads(), "opencv": cv2.getNumThreads()}
+
     def verify(self, jobs: list[tuple[str, str, dict[str, Any], dict[str, Any]]]) -> list[bool]:
         """For each (source, target, recipe, manifest record): is the target finished and unchanged?"""
         from srcore.manifest import is_done
 
         return [is_done(Path(t), Path(s), recipe, rec) for s, t, recipe, rec in jobs]
 
-    def upscale(self, method_id: str, scale: int, tile: int | None, opts: dict[str, Any], src: str, target: str,
-                tag: str) -> dict[str, Any]:
-        """Upscale one file into ``target``; errors come back as a one-line message, not an exception."""
+    def _context(self) -> contextlib.ExitStack:
+        """The driver's --backend and --tta around a call (context variables do not cross processes)."""
         from srcore.backends import use_backend
+        from srcore.tta import use_tta
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(use_backend(self.backend))
+        stack.enter_context(use_tta(self.tta))
+        return stack
+
+    def upscale(self, method_id: str, scale: int, tile: int | None, opts: dict[str, Any], src: str, target: str,
+                tag: str, size: Any = None) -> dict[str, Any]:
+        """Upscale one file into ``target``; errors come back as a one-line message, not an exception."""
         from srcore.batch import upscale_file
         from srcore.manifest import sha256_file
         from srcore.registry import get_method
 
         out: dict[str, Any] = {"pid": os.getpid(), "error": None, "notes": []}
         try:
-            with use_backend(self.backend):
-                out["notes"] = upscale_file(get_method(method_id), Path(src), Path(target), scale, tile, opts, tag)
+            with self._context():
+                out["notes"] = upscale_file(get_method(method_id), Path(src), Path(target), scale, tile, opts, tag, size=size)
             out["sha256"], out["source_sha256"] = sha256_file(Path(target)), sha256_file(Path(src))
         except SRError as exc:
             out["error"] = str(exc)
@@ -125,13 +179,12 @@ class SRWorker:
 
     def score(self, method_id: str, scale: int, tile: int | None, opts: dict[str, Any], item: Any) -> dict[str, Any]:
         """Upscale and score one benchmark pair with the single-machine :func:`srcore.bench.score_item`."""
-        from srcore.backends import use_backend
         from srcore.bench import score_item
         from srcore.registry import get_method
 
         fn, _, skip = self._lpips_setup()
         try:
-            with use_backend(self.backend):
+            with self._context():
                 row = score_item(get_method(method_id), item, scale, tile, None, opts, fn, skip)
         except SRError as exc:
             return {"pid": os.getpid(), "error": str(exc)}
@@ -157,7 +210,8 @@ Call = Callable[[Any], Any]  # actor handle -> ObjectRef
 class WorkerPool:
     """A fixed set of :class:`SRWorker` actors and a queue that keeps each of them :data:`DEPTH` calls busy."""
 
-    def __init__(self, settings: RaySettings, lpips: bool = False, lpips_net: str = "alex") -> None:
+    def __init__(self, settings: RaySettings, lpips: bool = False, lpips_net: str = "alex", jobs: int | None = None) -> None:
+        """Start the workers (``jobs``: no more workers than there is work for) and wait until each is up."""
         cpus = float(settings.worker_cpus)
         if cpus <= 0:
             raise SRError(f"--worker-cpus must be positive, got {settings.worker_cpus}")
@@ -168,13 +222,15 @@ class WorkerPool:
         if n > room:  # more would wait for CPUs that never come
             print(f"note: --workers {n} needs {n * cpus:g} CPUs, the cluster has room for {room} workers: using {room}", file=sys.stderr)
             n = room
+        n = min(n, jobs) if jobs else n
         self.actors = [SRWorker.options(num_cpus=cpus).remote(settings, lpips, lpips_net) for _ in range(n)]
         try:
             #: process ids at start (a restarted worker reports a new one)
             self.pids: list[int] = ray.get([a.pid.remote() for a in self.actors])
         except RayError as exc:
             self.close()
-            raise SRError(f"Ray workers could not start: {str(exc).splitlines()[0]}") from None
+            hint = "" if settings.ship_code else " (is srcore importable on every node? install it there, or use --ship-code)"
+            raise SRError(f"Ray workers could not start: {_first_line(getattr(exc, 'cause', None) or exc)}{hint}") from None
 
     def close(self) -> None:
         for a in self.actors:
@@ -219,9 +275,10 @@ def _died(exc: Exception) -> str:
 
 def upscale_on_ray(settings: RaySettings, method_id: str, scale: int, tile: int | None, opts: dict[str, Any],
                    files: list[Path], targets: list[Path], folder_mode: bool, pool: WorkerPool | None = None,
-                   progress: Callable[[int, int, int | None], None] | None = None) -> tuple[int, int]:
+                   progress: Callable[[int, int, int | None], None] | None = None, size: Any = None) -> tuple[int, int]:
     """Upscale ``files`` into ``targets`` on Ray; print per-file lines as the CLI does; return (failed, kept).
 
+    ``size``: the --outscale/--width/--height :class:`srcore.outscale.OutputSize` (None: native).
     ``kept``: outputs of an earlier run that the manifest and their SHA-256 show are finished (not redone).
     ``pool``: run on these workers instead of starting new ones (tests use it to reach a worker's pid);
     ``progress(done, total, pid)`` is called after each file, beside the progress bar, with the process id of
@@ -231,17 +288,21 @@ def upscale_on_ray(settings: RaySettings, method_id: str, scale: int, tile: int 
 
     from srcore.manifest import append_entries, entry, read_manifest
 
+    # workers resolve paths in their own working directory (another machine's, or a shipped checkout): send absolute ones
+    files, targets = [f.absolute() for f in files], [t.absolute() for t in targets]
+
     # what made an output, as the manifest stores it (through JSON, so a rerun compares like with like)
     recipe = json.loads(json.dumps({"method": method_id, "scale": scale, "tile": tile, "options": dict(sorted(opts.items())),
-                                    "backend": settings.backend or settings.env.get("SRCORE_BACKEND") or "torch"}))
+                                    "backend": settings.backend or settings.env.get("SRCORE_BACKEND") or "torch",
+                                    "tta": bool(settings.tta), "size": dataclasses.asdict(size) if size is not None else None}))
     folders = sorted({t.parent for t in targets})
     # a single file is just upscaled; a folder run keeps a manifest there and resumes from it
     records = {f: read_manifest(f) if folder_mode else {} for f in folders}
-    started = connect(settings.address) if pool is None else False
+    started = connect(settings) if pool is None else False
     own = pool is None
     tag = f"srcore{secrets.token_hex(3)}"
     try:
-        pool = pool or WorkerPool(settings)
+        pool = pool or WorkerPool(settings, jobs=len(files))
         # 1. which outputs are already finished (hashing spread over the workers)
         candidates = [i for i, t in enumerate(targets) if t.is_file() and records[t.parent].get(t.name)]
         chunks = [candidates[k : k + VERIFY_CHUNK] for k in range(0, len(candidates), VERIFY_CHUNK)]
@@ -269,12 +330,12 @@ def upscale_on_ray(settings: RaySettings, method_id: str, scale: int, tile: int 
                 failures.append(message)
                 tqdm.write(f"skipped: {message}", file=sys.stderr)
             elif folder_mode:
-                append_entries(targets[i].parent, [entry(targets[i], files[i].resolve(), recipe, value["source_sha256"], value["sha256"])])
+                append_entries(targets[i].parent, [entry(targets[i], files[i], recipe, value["source_sha256"], value["sha256"])])
             bar.update(1)
             if progress:
                 progress(bar.n, len(todo), None if message else value["pid"])
 
-        pool.run([lambda a, i=i: a.upscale.remote(method_id, scale, tile, opts, str(files[i]), str(targets[i]), tag) for i in todo], done)
+        pool.run([lambda a, i=i: a.upscale.remote(method_id, scale, tile, opts, str(files[i]), str(targets[i]), tag, size) for i in todo], done)
         bar.close()
         for f in folders:
             ray.get(pool.actors[0].sweep.remote(str(f), tag))
@@ -297,10 +358,10 @@ def bench_on_ray(settings: RaySettings, data: Path, scale: int, method_ids: list
     from srcore.compare import method_options
 
     images = load_dataset(data, scale, limit, degradation)
-    started = connect(settings.address) if pool is None else False
+    started = connect(settings) if pool is None else False
     own = pool is None
     try:
-        pool = pool or WorkerPool(settings, lpips, lpips_net)
+        pool = pool or WorkerPool(settings, lpips, lpips_net, jobs=len(images) * len(method_ids))
         variant, _ = ray.get(pool.actors[0].lpips_info.remote())
         runnable: dict[str, dict[str, Any]] = {}
         skipped: dict[str, str] = {}

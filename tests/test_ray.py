@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=96 * 2**20)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=96 * 2**20)
     try:
         yield
     finally:
@@ -72,9 +72,10 @@ print("ray imported:", sorted(m for m in sys.modules if m == "ray" or m.startswi
     assert "ray imported: []" in proc.stdout
 
 
-@pytest.mark.parametrize("method", ["bicubic", "espcn"])
-def test_upscale_same_bytes_bad_files_reported(cluster: None, tmp_path: Path, astronaut: np.ndarray, method: str,
+def test_upscale_same_bytes_bad_files_reported(cluster: None, tmp_path: Path, astronaut: np.ndarray,
                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """espcn (OpenCV dnn) here; bicubic's bytes are compared by the benchmark smoke test below, with 1 and 2 workers."""
+    method = "espcn"
     src = _images(tmp_path / "in", astronaut, 5)
     code, out, err = _cli(["upscale", str(src), "-m", method, "-s", "2", "-o", str(tmp_path / "plain")], capsys)
     assert code == 0 and "wrote 5 image(s)" in out
@@ -89,6 +90,13 @@ def test_upscale_same_bytes_bad_files_reported(cluster: None, tmp_path: Path, as
     left = sorted(p.name for p in (tmp_path / "ray").iterdir())
     assert left == sorted([*plain, ".srcore-manifest.jsonl"])  # no temporaries
     assert all((tmp_path / "ray" / n).stat().st_mode & 0o777 == 0o644 for n in dist)
+    # --tta and --outscale reach the workers (context variables and options do not cross processes by themselves)
+    extra = ["--tta", "--outscale", "3"]
+    assert _cli(["upscale", str(src), "-m", method, "-s", "2", "-o", str(tmp_path / "plain-tta"), *extra], capsys)[0] == 0
+    assert _cli(["upscale", str(src), "-m", method, "-s", "2", "-o", str(tmp_path / "ray-tta"), *extra, "--ray"], capsys)[0] == 0
+    plain_tta = _pngs(tmp_path / "plain-tta")
+    assert _pngs(tmp_path / "ray-tta") == plain_tta and plain_tta.keys() == plain.keys() and plain_tta != plain
+    assert Image.open(tmp_path / "ray-tta" / "im00_espcn_x2.png").size == (144, 120)  # 48x40 at x3
 
 
 def test_all_inputs_bad_exits_2_one_line_each(cluster: None, tmp_path: Path, astronaut: np.ndarray,
@@ -117,14 +125,14 @@ def test_resume_skips_verified_and_redoes_tampered(cluster: None, tmp_path: Path
     arr = np.asarray(Image.open(victim)).copy()
     arr[5, 5] ^= 1
     Image.fromarray(arr).save(victim)
-    code, out, err = _cli(argv, capsys)
-    assert code == 0 and "wrote 1 image(s)" in out and "5 already done" in out
-    assert _pngs(tmp_path / "ray") == first
-    assert {n: (tmp_path / "ray" / n).stat().st_mtime_ns for n in first if n != victim.name} == {n: t for n, t in stamps.items() if n != victim.name}
-    # a changed input is redone too: the manifest pins the input's SHA-256
+    # A changed input is redone too: the manifest pins the input's SHA-256.
     Image.fromarray(np.ascontiguousarray(astronaut[100:140, 100:148])).save(src / "im00.png")
     code, out, err = _cli(argv, capsys)
-    assert code == 0 and "wrote 1 image(s)" in out and "5 already done" in out
+    assert code == 0 and "wrote 2 image(s)" in out and "4 already done" in out
+    redone = {victim.name, "im00_espcn_x2.png"}
+    assert {n: b for n, b in _pngs(tmp_path / "ray").items() if n != "im00_espcn_x2.png"} == {n: b for n, b in first.items() if n != "im00_espcn_x2.png"}
+    assert _pngs(tmp_path / "ray")["im00_espcn_x2.png"] != first["im00_espcn_x2.png"]
+    assert {n: (tmp_path / "ray" / n).stat().st_mtime_ns for n in first if n not in redone} == {n: t for n, t in stamps.items() if n not in redone}
 
 
 def test_killed_worker_is_restarted_and_run_completes(cluster: None, tmp_path: Path, astronaut: np.ndarray,
@@ -186,3 +194,19 @@ def test_bench_json_identical(cluster: None, tmp_path: Path, astronaut: np.ndarr
     assert "skipped no-such-method" in err_ray
     # the printed table too, bar the s/image column
     assert [line.split()[:-1] for line in out_ray.splitlines()] == [line.split()[:-1] for line in out_plain.splitlines()]
+
+
+def test_scaling_benchmark_smoke(cluster: None, tmp_path: Path) -> None:
+    """benchmarks/ray_scaling.py at a tiny size: it runs, outputs match the plain run, the JSON has every figure."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import ray_scaling
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    out = tmp_path / "s.json"
+    assert ray_scaling.main(["--methods", "bicubic", "--images", "4", "--size", "24", "--overhead-images", "8", "--no-cli", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    row = res["methods"]["bicubic"]
+    assert row["plain"]["images_per_s"] > 0 and row["ray_1"]["identical_to_plain"] and row["ray_2"]["identical_to_plain"]
+    assert row["ray_2"]["worker_threads"] == {"torch": 1, "opencv": 1}
+    assert res["overhead"]["ray_call_roundtrip_ms"] > 0 and res["cpu"]

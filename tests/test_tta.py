@@ -76,8 +76,7 @@ def test_cli_tta(tmp_path: Path, lr: np.ndarray, capsys: pytest.CaptureFixture[s
     assert main(["upscale", str(src), "-m", "espcn", "-s", "4", "-o", str(tmp_path / "o.png"), "--tta"]) == 0
     assert np.array_equal(load_image(tmp_path / "o.png").rgb, get_method("espcn").upscale(lr, 4, tta=True))
     assert "TTA on" in capsys.readouterr().err
-    assert main(["upscale", str(src), "-m", "espcn", "-s", "4", "-o", str(tmp_path / "r.png"), "--tta", "--ray"]) == 2
-    assert "--tta does not run on --ray" in capsys.readouterr().err
+    # --tta with --ray: tests/test_ray.py (same bytes as here, on a local cluster)
 
 
 def test_app_run_with_tta(tmp_path: Path) -> None:
