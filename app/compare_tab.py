@@ -108,6 +108,15 @@ class CompareSession:
     extra_outputs: dict[str, np.ndarray] = field(default_factory=dict)
     #: the uploaded picture's size ("WxH"); in reference mode the methods get a smaller LR
     input_size: str = ""
+    #: the upload's JPEG quality (estimated from its tables), None for other files
+    jpeg_quality: int | None = None
+
+    def unranked(self) -> dict[str, str]:
+        """Metrics whose "best" would mislead here: LR-PSNR when a JPEG is upscaled as is (faithful = keeps the blocks)."""
+        if self.mode == "upscale" and self.jpeg_quality is not None:
+            return {"lr_psnr": "the input is a JPEG, so the method that best reproduces its 8×8 blocks scores highest "
+                               "(consistency with a degraded input, not quality)"}
+        return {}
 
     @property
     def scale(self) -> int:
@@ -255,6 +264,24 @@ class CompareSession:
         return [str(archive), str(page), *(str(o) for o in outputs)]
 
 
+#: An image whose short side is under this many LR pixels at the chosen scale is "small": upscale it as is.
+SMALL_LR_SIDE = 64
+
+
+def upscale_reason(w: int, h: int, quality: int | None, scale: int) -> str | None:
+    """Why a new upload should open in *Upscale as is* rather than as ground truth, or None.
+
+    A JPEG is already degraded (the methods would be scored against its blocks), and a small picture
+    would be shrunk to a thumbnail first (225×150 at ×4: 56×37) - neither is what its user means.
+    """
+    lr = f"{w // scale}×{h // scale}"
+    if quality is not None:
+        return f"a JPEG (quality ≈ {quality}) is already compressed; as ground truth it would be shrunk to {lr} and scored against its own artefacts"
+    if min(w, h) < SMALL_LR_SIDE * scale:
+        return f"at {w}×{h} it is small; as ground truth it would first be shrunk to {lr} at ×{scale}"
+    return None
+
+
 def jpeg_note(quality: int | None) -> str:
     """What a JPEG input means for the methods (point 6 of issue 17), or "" for other files."""
     if quality is None:
@@ -325,19 +352,31 @@ class CompareTab:
         if got is None:
             return None, gr.skip(), ("" if previous else gr.skip()), gr.skip()
         stale = STALE_HTML if session is not None else ""
+        src = got[0]
         try:
             img = load_input(value, self.cfg.max_pixels)
             s, m = parse_scale(scale), normalize_mode(mode)
+            h, w = img.rgb.shape[:2]
+            q = jpeg_quality(src if isinstance(src, bytes) else src)
+            why = upscale_reason(w, h, q, s) if m == "reference" else None
+            m = "upscale" if why else m  # the mode the upload will run in (on_upload_mode sets the radio to it)
             check_reference_size(img, s, m)
             check_output_size(img, s, m, self.cfg.max_pixels)
         except SRError as exc:
             return None, None, _error_status(public_text(str(exc))), stale
-        h, w = img.rgb.shape[:2]
-        src = got[0]
-        q = jpeg_quality(src if isinstance(src, bytes) else src)
         info = f"**{html.escape(img.name)}** · {w}×{h}" + (f"\n\n{jpeg_note(q)}" if q else "")
-        state = {"path": src if isinstance(src, str) else None, "name": img.name, "size": f"{w}x{h}", "jpeg_quality": q}
+        if why:
+            info += (f"\n\nMode set to **Upscale as is**: {why}. To score the methods against this picture anyway, "
+                     "choose *Treat as ground truth* under Mode.")
+        state = {"path": src if isinstance(src, str) else None, "name": img.name, "size": f"{w}x{h}", "jpeg_quality": q,
+                 "mode": m}
         return state, gr.skip(), info, stale
+
+    def on_upload_mode(self, upload: dict[str, Any] | None, mode: Any) -> Any:
+        """The Mode radio follows the upload: what :meth:`on_upload` decided (a small or JPEG picture: upscale as is)."""
+        if not upload or not upload.get("mode") or normalize_mode(mode) == upload["mode"]:
+            return gr.skip()
+        return gr.update(value=upload["mode"])
 
     def on_stale(self, session: CompareSession | None) -> str:
         """Any setting that changes what a run computes marks the shown results as out of date."""
@@ -404,7 +443,7 @@ class CompareTab:
         ref = prep.hr if prep.hr is not None else nearest_enlarge(prep.lr, s)
         session = CompareSession(prep, img.name, workspace.new_run_dir("compare"), variant=variant,
                                  center=render.detail_center(ref, int(crop)), crop=int(crop), zoom=int(zoom),
-                                 input_size=upload.get("size") or "")
+                                 input_size=upload.get("size") or "", jpeg_quality=upload.get("jpeg_quality"))
         extra: list[str] = [TTA_NOTE] if tta else []  # the JPEG note stays under the upload (shown once, where the picture is)
         slider_pair: tuple[str, str] | None = None
         yield self._view(session, len(specs), False, extra, slider_pair, first=True)
@@ -443,7 +482,7 @@ class CompareTab:
             s,
             _status(s, total, done, extra),
             "",  # a new run is never stale
-            render.metrics_html(s.comparison().table(), s.mode),
+            render.metrics_html(s.comparison().table(), s.mode, unranked=s.unranked()),
             s.locator() if first else gr.skip(),
             s.crops_html(),
             gr.update(choices=keys, value=a),
@@ -649,7 +688,8 @@ class CompareTab:
         private: dict[str, Any] = {"api_visibility": "private"}
         # Undocumented, not private: scripted UI runs (benchmarks/latency.py) upload through the same check.
         image.change(self.on_upload, [image, scale, mode, session, upload], [upload, image, upload_msg, stale], preprocess=False,
-                     show_progress="hidden", api_name="check_upload", api_visibility="undocumented")
+                     show_progress="hidden", api_name="check_upload", api_visibility="undocumented").then(
+            self.on_upload_mode, [upload, mode], [mode], show_progress="hidden", **private)
         scale.change(user_errors(on_scale), [scale, methods], [methods, unavailable], **private)
         methods.change(self.on_methods, [methods], [strengths], **private)
         mode.change(self.on_mode, [mode], [degradation_row], **private)

@@ -109,14 +109,22 @@ def metrics_table(rows: list[dict[str, Any]], mode: str) -> Styler:
     return _highlight(styler, df, higher, lower)
 
 
-def metrics_html(rows: list[dict[str, Any]], mode: str, seconds_col: str = COL_SECONDS, with_size: bool = True) -> str:
+def metrics_html(rows: list[dict[str, Any]], mode: str, seconds_col: str = COL_SECONDS, with_size: bool = True,
+                 unranked: Mapping[str, str] | None = None) -> str:
     """The same table as HTML for the page: never clipped (it scrolls sideways inside its box if it must),
-    headers say which way is better, the best value per column is highlighted, a dash's tooltip says why."""
+    headers say which way is better, the best value per column is highlighted, a dash's tooltip says why.
+
+    ``unranked``: metric key -> why its "best" would mislead for this input (LR-PSNR on a JPEG: the method
+    that reproduces the blocks wins); that column gets no highlight, and the reason is said under the table.
+    """
     if not rows:
         return ""
     df, heads, higher, lower = _frame(rows, mode, seconds_col, with_size)
+    unranked = dict(unranked or {})
     best: dict[str, float] = {}
     for col in [*higher, *lower]:
+        if heads.get(col) in unranked:
+            continue
         vals = df[col].dropna()
         if len(vals) >= 2:
             best[col] = float(vals.max() if col in higher else vals.min())
@@ -147,7 +155,9 @@ def metrics_html(rows: list[dict[str, Any]], mode: str, seconds_col: str = COL_S
     return (f"<div class='srlab-table-wrap'><table class='srlab-table'><thead><tr>{''.join(th)}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>"
             "<div class='srlab-note'>↑ higher is better · ↓ lower is better · best of each column in green · "
-            "hover a heading for what it measures, a dash for why it is missing</div>")
+            "hover a heading for what it measures, a dash for why it is missing</div>"
+            + "".join(f"<div class='srlab-note srlab-unranked'>{html.escape(METRICS[k].label)} not ranked: {html.escape(why)}</div>"
+                      for k, why in unranked.items() if k in heads.values()))
 
 
 def empty_table() -> pd.DataFrame:

@@ -82,6 +82,13 @@ def _upload(page: Any, path: Path) -> None:
     page.set_input_files("#input-image input[type=file]", str(path))
 
 
+def _as_ground_truth(page: Any) -> None:
+    """A small upload opens in *Upscale as is* (the mode follows the upload); switch back as the note says."""
+    page.wait_for_function("document.querySelector('#mode input[value=upscale]').checked")
+    page.locator("#mode label", has_text="Treat as ground truth").click()
+    page.wait_for_function("document.querySelector('#mode input[value=reference]').checked")
+
+
 def _pick(page: Any, ids: list[str]) -> None:
     _screenshots().pick_methods(page, ids)
 
@@ -113,6 +120,7 @@ def test_nine_methods_fit_the_page(page: Any, srlab_server: dict[str, Any], tmp_
     ids = ready[:8] + ["srgan"]  # 9 methods (the 9th at two strengths when fewer are available)
     _upload(page, photo)
     page.wait_for_selector("#upload-msg >> text=/128×128/")
+    _as_ground_truth(page)
     _pick(page, ids)
     total = len(ids) + (1 if len(ready) < 8 else 0)
     if len(ready) < 8:

@@ -280,3 +280,25 @@ def test_colour_shift_maps_in_upscale_mode_read_against_bicubic(photo: Path) -> 
     maps = tab.maps_view(session)
     assert "against bicubic (no ground truth in upscale mode)" in maps
     assert "ΔE00 · Nearest neighbour" in maps and "ΔE00 · Bilinear" in maps and "bicubic" in session.extra_outputs
+
+
+def test_mode_follows_the_upload_and_misleading_best_is_not_crowned(photo: Path, tmp_path: Path) -> None:
+    """Issue 24 point 7: a small or JPEG upload opens in upscale mode with the reason; LR-PSNR on a JPEG is not ranked."""
+    from app.compare_tab import upscale_reason
+    from app.render import metrics_html
+
+    assert "shrunk to 56×37" in upscale_reason(225, 150, 75, 4) and "JPEG" in upscale_reason(225, 150, 75, 4)
+    assert "small" in upscale_reason(120, 96, None, 4) and upscale_reason(512, 512, None, 4) is None
+    tab = CompareTab(AppConfig())
+    state, _, msg, _ = tab.on_upload({"path": str(photo), "orig_name": photo.name}, 4, "reference", None)
+    assert state["mode"] == "upscale" and "Mode set to **Upscale as is**" in msg and "Treat as ground truth" in msg
+    assert tab.on_upload_mode(state, "reference")["value"] == "upscale"
+    state, _, msg, _ = tab.on_upload({"path": str(photo), "orig_name": photo.name}, 4, "upscale", None)
+    assert state["mode"] == "upscale" and "Mode set" not in msg  # already there: nothing to say
+    rows = [{"method": m, "label": m, "niqe": n, "lr_psnr": p, "seconds": 0.1, "output_size": "8x8", "error": None}
+            for m, n, p in (("a", 5.0, 57.3), ("b", 4.0, 40.0))]
+    crowned = metrics_html(rows, "upscale")
+    plain = metrics_html(rows, "upscale", unranked={"lr_psnr": "the input is a JPEG"})
+    assert "'num best'>57.30<" in crowned and "'num best'>57.30<" not in plain  # LR-PSNR not crowned ...
+    assert "'num best'>4.00<" in plain  # ... NIQE still is
+    assert "LR-PSNR not ranked: the input is a JPEG" in plain

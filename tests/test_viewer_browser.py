@@ -154,28 +154,39 @@ def test_export_opens_offline_with_keys_zoom_diff_and_blind(browser: Any, export
     page.close()
 
 
-def test_app_viewer_switches_methods(browser: Any, srlab_server: dict[str, Any], tmp_path: Path) -> None:
-    photo = tmp_path / "cat.png"
-    save_image(photo, np.ascontiguousarray(skimage.data.chelsea()[60:124, 120:184]))
+def test_app_viewer_and_a_small_jpeg_upload(browser: Any, srlab_server: dict[str, Any], tmp_path: Path) -> None:
+    """A first-time user's 225x150 JPEG: the mode follows the upload (upscale as is, with the reason), LR-PSNR is not
+    crowned, and the page's viewer flicks between the served outputs with the keys."""
+    photo = tmp_path / "photo.jpg"
+    small = cv2.resize(skimage.data.chelsea(), (225, 150), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(photo), cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
     page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
     page.set_default_timeout(60_000)
     page.goto(srlab_server["url"])
     page.set_input_files("#input-image input[type=file]", str(photo))
-    page.wait_for_selector("#upload-msg >> text=/64×64/")
+    page.wait_for_selector("#upload-msg >> text=/Mode set to Upscale as is/")
+    assert "shrunk to 56×37" in page.inner_text("#upload-msg") and "Treat as ground truth" in page.inner_text("#upload-msg")
+    page.wait_for_function("document.querySelector('#mode input[value=upscale]').checked")
     _shots().pick_methods(page, ["bicubic", "nearest", "lanczos"])
     page.click("#run")
     page.wait_for_selector("#status >> text=/Done: 3\\/3 methods/")
+    assert "upscale as is" in page.inner_text("#status")
+    table = page.inner_text("#metrics")
+    assert "LR-PSNR not ranked: the input is a JPEG" in table
+    heads = page.eval_on_selector_all("#metrics th", "ths => ths.map(t => t.textContent)")
+    col = next(i for i, h in enumerate(heads) if h.startswith("LR-PSNR"))
+    assert page.eval_on_selector_all(f"#metrics tbody tr td:nth-child({col + 1}).best", "tds => tds.length") == 0
     page.wait_for_selector("#viewer srlab-viewer[data-ready='1']")
     el = page.query_selector("#viewer srlab-viewer")
-    assert page.evaluate("(el) => el.bitmaps.filter(Boolean).length", el) == 5  # served files, all fetched and decoded
+    assert page.evaluate("(el) => el.bitmaps.filter(Boolean).length", el) == 4  # the input and 3 served outputs, all decoded
     page.click("#viewer .srv-stage")
-    page.keyboard.press("3")
+    page.keyboard.press("2")  # 1 = the input, then the methods in registry order
     assert el.get_attribute("data-shown") == "nearest"
     page.keyboard.press("Space")
     assert el.get_attribute("data-shown") == "bicubic"
     assert "srlab=" in page.url  # the view is in the page URL
-    w, h = page.evaluate("(el) => [el.bitmaps[3].width, el.bitmaps[3].height]", el)
-    assert (w, h) == (64, 64)  # the output itself (x4 of the 16-px LR), not a thumbnail
+    w, h = page.evaluate("(el) => [el.bitmaps[1].width, el.bitmaps[1].height]", el)
+    assert (w, h) == (900, 600)  # the output itself (x4), not a thumbnail
     page.close()
 
 
