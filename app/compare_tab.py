@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import cv2
 import gradio as gr
@@ -225,11 +226,11 @@ class CompareSession:
         kinds = {"HR": "reference", "LR": "input"}
         return labels, kinds
 
-    def viewer_html(self, block: gr.HTML) -> str:
-        """The in-page viewer (app/viewer.py) over this run's PNGs."""
+    def viewer_html(self, block: gr.HTML, query: str = "") -> str:
+        """The in-page viewer (app/viewer.py) over this run's PNGs; ``query`` goes into the page URL with the view."""
         labels, kinds = self.viewer_labels()
         report = report_json(self.comparison(), self.name, self.input_size)
-        return viewer.view_html(block, report, self.png_files(), labels, self.out_size, kinds)
+        return viewer.view_html(block, report, self.png_files(), labels, self.out_size, kinds, query)
 
     def export_html(self, pngs: dict[str, Path]) -> Path:
         """The self-contained HTML file (srcore/html_report.py): the same viewer, every PNG inlined, the metrics table."""
@@ -336,6 +337,7 @@ class CompareTab:
 
     def __init__(self, cfg: AppConfig) -> None:
         self.cfg = cfg
+        self.examples_dir: Path | None = None  # set by build(): the shared-link examples
         #: set by build(); a tab used without a page (tests, scripts) gets an unrendered one to serve files through
         self.viewer_block: gr.HTML | None = None
 
@@ -371,6 +373,33 @@ class CompareTab:
         state = {"path": src if isinstance(src, str) else None, "name": img.name, "size": f"{w}x{h}", "jpeg_quality": q,
                  "mode": m}
         return state, gr.skip(), info, stale
+
+    def share_query(self, upload: dict[str, Any], scale: int, mode: str, specs: list[str]) -> str:
+        """The page-URL query that reopens this comparison's settings on the hosted demo (example uploads only:
+        a user's own picture is not on the server for anyone else); "" when it is not an example."""
+        stem = Path(str(upload.get("name") or "")).stem
+        if not self.examples_dir or stem not in {p.stem for p in self.examples_dir.iterdir()}:
+            return ""
+        return urlencode({"example": stem, "scale": scale, "mode": mode, "methods": ",".join(specs)})
+
+    def on_page_load(self, request: gr.Request) -> tuple[Any, Any, Any, Any]:
+        """A shared link (``?example=chelsea&scale=4&mode=reference&methods=bicubic,edsr``) restores its settings:
+        the example picture, scale, mode and methods; the viewer then reads its ``#srlab=`` view (method, zoom, spot).
+        Unknown values are ignored, so an old or edited link still opens the page."""
+        q = dict(request.query_params) if request is not None else {}
+        image = scale = mode = methods = gr.skip()
+        examples = {p.stem: p for p in self.examples_dir.iterdir()} if self.examples_dir else {}
+        if q.get("example") in examples:
+            image = str(examples[q["example"]])
+        if q.get("scale", "").isdigit() and int(q["scale"]) in SCALES:
+            scale = int(q["scale"])
+        if q.get("mode") in ("reference", "upscale"):
+            mode = q["mode"]
+        if q.get("methods"):
+            ready = {c.id for c in method_choices(int(scale) if isinstance(scale, int) else 4) if c.ok}
+            wanted = [m.partition("@")[0] for m in q["methods"].split(",")]
+            methods = gr.update(value=[m for m in dict.fromkeys(wanted) if m in ready])
+        return image, scale, mode, methods
 
     def on_upload_mode(self, upload: dict[str, Any] | None, mode: Any) -> Any:
         """The Mode radio follows the upload: what :meth:`on_upload` decided (a small or JPEG picture: upscale as is)."""
@@ -461,7 +490,7 @@ class CompareTab:
                     view[10] = self.maps_view(session)
                 view[11] = session.write_downloads()
                 self.viewer_block = self.viewer_block or viewer.component(render=False)
-                view[13] = session.viewer_html(self.viewer_block)
+                view[13] = session.viewer_html(self.viewer_block, self.share_query(upload, s, m, specs))
             yield tuple(view)
 
     def _fail(self, message: str) -> tuple[Any, ...]:
@@ -618,6 +647,7 @@ class CompareTab:
 
     def build(self, examples_dir: Path | None) -> None:
         """Create the components inside the current ``gr.Blocks`` context and wire the events."""
+        self.examples_dir = examples_dir
         default_scale = 4
         chosen = default_methods(default_scale)
         with gr.Row(equal_height=False):
@@ -690,6 +720,9 @@ class CompareTab:
         image.change(self.on_upload, [image, scale, mode, session, upload], [upload, image, upload_msg, stale], preprocess=False,
                      show_progress="hidden", api_name="check_upload", api_visibility="undocumented").then(
             self.on_upload_mode, [upload, mode], [mode], show_progress="hidden", **private)
+        root = gr.context.Context.root_block
+        if root is not None:  # a shared link's settings (the hosted demo): see on_page_load
+            root.load(self.on_page_load, None, [image, scale, mode, methods], show_progress="hidden", **private)
         scale.change(user_errors(on_scale), [scale, methods], [methods, unavailable], **private)
         methods.change(self.on_methods, [methods], [strengths], **private)
         mode.change(self.on_mode, [mode], [degradation_row], **private)

@@ -35,11 +35,12 @@ def served_url(block: gr.HTML, path: Path) -> str:
 
 
 def view_html(block: gr.HTML, report: Mapping[str, Any], files: Mapping[str, Path], labels: Mapping[str, str],
-              size: tuple[int, int], kinds: Mapping[str, str]) -> str:
+              size: tuple[int, int], kinds: Mapping[str, str], query: str = "") -> str:
     """The viewer for a finished comparison.
 
     ``files``: display key -> PNG on disk (``HR``, ``LR`` and each result's method id), in display order;
-    ``labels``/``kinds``: per key; ``report``: the comparison JSON (its rows give each method's metrics).
+    ``labels``/``kinds``: per key; ``report``: the comparison JSON (its rows give each method's metrics);
+    ``query``: the page URL's query for a shared link (``CompareTab.share_query``), written with the view's hash.
     """
     rows = {r["method"]: r for r in report.get("results", [])}
     mode = report.get("mode", "reference")
@@ -47,5 +48,6 @@ def view_html(block: gr.HTML, report: Mapping[str, Any], files: Mapping[str, Pat
                           metric_entries(rows[k], mode) if k in rows else []) for k, p in files.items()]
     _, css = assets()
     data = viewer_data(images, size[0], size[1], note="metrics: " + ("PSNR/SSIM on BT.601 Y, scale px shaved" if mode == "reference"
-                                                                     else "no ground truth: NIQE and LR-PSNR only"))
+                                                                     else "no ground truth: NIQE and LR-PSNR only"),
+                       query=query)
     return f"<style>{css}</style>{viewer_element(data, '62vh')}"

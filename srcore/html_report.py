@@ -87,11 +87,12 @@ def metric_entries(row: dict[str, Any], mode: str) -> list[tuple[str, str]]:
 
 
 def viewer_data(images: Sequence[ViewerImage], width: int, height: int, *, a: str | None = None, b: str | None = None,
-                title: str = "", note: str = "", hash_state: bool = True, autofocus: bool = False) -> dict[str, Any]:
+                title: str = "", note: str = "", hash_state: bool = True, autofocus: bool = False, query: str = "") -> dict[str, Any]:
     """The element's JSON: output size (every picture is shown at it), the pictures, the default A/B pair.
 
     ``hash_state``: the view (method, A/B, position, zoom, mode) is kept in the page URL's ``#srlab=...``
-    so a link reopens the same view; one viewer per page should have it.
+    so a link reopens the same view; one viewer per page should have it. ``query``: the page URL's query
+    written with it (the app's shared-link settings: example, scale, mode, methods).
     """
     if not images:
         raise ValueError("the viewer needs at least one image")
@@ -102,7 +103,7 @@ def viewer_data(images: Sequence[ViewerImage], width: int, height: int, *, a: st
     default_a = ref or next((k for k in keys if k != default_b), default_b)
     return {"title": title, "width": int(width), "height": int(height), "images": [asdict(im) for im in images],
             "a": a if a in keys else default_a, "b": b if b in keys else default_b, "reference": ref, "note": note,
-            "hash": hash_state, "autofocus": autofocus}
+            "hash": hash_state, "autofocus": autofocus, "query": query}
 
 
 def viewer_element(data: dict[str, Any], height_css: str = "70vh") -> str:

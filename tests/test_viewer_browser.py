@@ -190,6 +190,27 @@ def test_app_viewer_and_a_small_jpeg_upload(browser: Any, srlab_server: dict[str
     page.close()
 
 
+def test_shared_link_reopens_the_comparison_and_view(browser: Any, srlab_server: dict[str, Any]) -> None:
+    """The hosted demo's link: the query restores example, scale, mode and methods; the hash the viewer's method and zoom."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
+    page.set_default_timeout(60_000)
+    view = "m%3Dnearest%26mode%3Dview%26z%3D8%26x%3D100%26y%3D120"
+    page.goto(srlab_server["url"] + "?example=astronaut&scale=4&mode=reference&methods=bicubic,nearest,nope#srlab=" + view)
+    page.wait_for_selector("#upload-msg >> text=/astronaut.png · 512×512/")
+    ticked = page.eval_on_selector_all("#methods input:checked", "xs => xs.map(x => x.parentElement.textContent.trim())")
+    assert sorted(ticked) == ["Bicubic", "Nearest neighbour"]
+    page.click("#run")
+    page.wait_for_selector("#status >> text=/Done: 2\\/2 methods/")
+    page.wait_for_selector("#viewer srlab-viewer[data-ready='1']")
+    el = page.query_selector("#viewer srlab-viewer")
+    assert el.get_attribute("data-shown") == "nearest" and page.inner_text("#viewer .srv-zoomv") == "8×"
+    page.click("#viewer .srv-stage")
+    page.keyboard.press("b")  # A is the ground truth by default
+    assert el.get_attribute("data-shown") == "HR"
+    assert "example=astronaut" in page.url and "methods=nearest%2Cbicubic" in page.url and "m%3DHR" in page.url
+    page.close()
+
+
 def test_export_embeds_every_png(exported: tuple[Path, dict[str, np.ndarray]]) -> None:
     """The PNGs are embedded: every ``data:image/png`` URI decodes to a PNG of the output size."""
     path, outs = exported

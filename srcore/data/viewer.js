@@ -64,7 +64,8 @@
       const s = this.state, im = this.data.images;
       const p = new URLSearchParams({m: im[s.shown].key, a: im[s.a].key, b: im[s.b].key, mode: s.mode,
                                      z: s.zoom.toFixed(3), x: s.cx.toFixed(1), y: s.cy.toFixed(1), amp: String(s.amp)});
-      window.history.replaceState(null, '', '#srlab=' + encodeURIComponent(p.toString()));
+      const search = this.data.query ? '?' + this.data.query : window.location.search;
+      window.history.replaceState(null, '', search + '#srlab=' + encodeURIComponent(p.toString()));
     }
 
     // ------------------------------------------------------------------ DOM
