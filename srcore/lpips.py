@@ -18,25 +18,39 @@ Two ways to get the metric, never mixed up in a report:
 Both backbones go through the same distance code (:meth:`LPIPSMetric._layer_maps`), which mirrors
 ``lpips.LPIPS.forward``: inputs in [-1, 1], the package's scaling layer, unit-normalised channels, squared
 difference, 1x1 linear head, spatial mean, sum over the five layers.
+
+Scoring (:meth:`LPIPSMetric.__call__`, :meth:`LPIPSMetric.spatial_map`) runs the same network on a compiled
+runtime when one is installed (:mod:`srcore.lpips_runtime`: OpenVINO/onnxruntime fp32, the graph cached on disk,
+same numbers within 1e-6 here), computes a reference image's features once for all the outputs compared with it,
+and keeps the last pairs' per-layer maps so the LPIPS map of a scored pair costs no second pass. Torch is
+imported only when a torch network is needed (training, the torch runtime, the one-off export), so importing
+this module is cheap.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import importlib.util
-import inspect
-import io
+import os
+import sys
 import threading
-import warnings
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+
+from srcore import lpips_runtime
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 NETS = ("alex", "vgg")
 BACKENDS = ("auto", "lpips", "st")
+RUNTIMES = lpips_runtime.RUNTIMES
 
 #: File names torchvision's IMAGENET1K_V1 weights get in the hub cache (what ``lpips`` loads).
 _TV_WEIGHT_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
@@ -46,6 +60,10 @@ _ST_WEIGHT_FILES = {"alex": "weights/vST0.0/alex_shift_tolerant.pth", "vgg": "we
 
 #: Smallest image side each network accepts (found by trial): below it a pooling or reflect pad runs out of pixels.
 _MIN_SIDE = {("lpips", "alex"): 31, ("lpips", "vgg"): 16, ("st", "alex"): 21, ("st", "vgg"): 18}
+#: Reference features kept per metric (bytes): a 1024x1024 reference's ST-alex features are ~180 MB.
+_REF_CACHE_BYTES = 1 << 30
+#: Scored pairs whose per-layer maps are kept for :meth:`LPIPSMetric.spatial_map` (each ~1.5 MB per Mpx).
+_MAP_CACHE_PAIRS = 16
 
 
 class LPIPSUnavailableError(RuntimeError):
@@ -53,122 +71,8 @@ class LPIPSUnavailableError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Shift-tolerant networks (reimplementation of stlpips_pytorch's variant='shift_tolerant', filter size 3)
+# Where the weights are (no torch import needed)
 # --------------------------------------------------------------------------------------------------------------
-
-
-class _BlurDownsample(nn.Module):
-    """Anti-aliased stride-2 subsampling: reflect pad 2, depthwise 3x3 binomial blur, keep every other pixel.
-
-    Mirrors ``models_lpf.Downsample(filt_size=3, stride=2, pad_more=True)``; the padding of 2 (rather than 1)
-    is what the ST models were trained with. The filter is a buffer so it loads from (and is checked against)
-    the checkpoint.
-    """
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        a = torch.tensor([1.0, 2.0, 1.0])
-        filt = a[:, None] * a[None, :]
-        self.register_buffer("filt", (filt / filt.sum())[None, None].repeat(channels, 1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), self.filt, stride=2, groups=x.shape[1])
-
-
-def _st_alex_layers() -> list[nn.Module]:
-    # Conv stride 4 -> stride 1 + blur-downsample, max-pools stride 2 -> stride 1 + blur-downsample.
-    return [
-        nn.Conv2d(3, 64, kernel_size=11, stride=1, padding=2),  # 0
-        _BlurDownsample(64),
-        nn.ReLU(inplace=True),  # 2 -> relu1
-        nn.MaxPool2d(kernel_size=3, stride=1),
-        _BlurDownsample(64),
-        nn.Conv2d(64, 192, kernel_size=5, padding=2),  # 5
-        nn.ReLU(inplace=True),  # 6 -> relu2
-        nn.MaxPool2d(kernel_size=3, stride=1),
-        _BlurDownsample(192),
-        nn.Conv2d(192, 384, kernel_size=3, padding=1),  # 9
-        nn.ReLU(inplace=True),  # 10 -> relu3
-        nn.Conv2d(384, 256, kernel_size=3, padding=1),  # 11
-        nn.ReLU(inplace=True),  # 12 -> relu4
-        nn.Conv2d(256, 256, kernel_size=3, padding=1),  # 13
-        nn.ReLU(inplace=True),  # 14 -> relu5
-    ]
-
-
-def _st_vgg_layers() -> list[nn.Module]:
-    # VGG16 config "D"; each 2x2/2 max-pool becomes max-pool 2x2/1 + blur-downsample.
-    layers: list[nn.Module] = []
-    in_ch = 3
-    for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512):
-        if v == "M":
-            layers += [nn.MaxPool2d(kernel_size=2, stride=1), _BlurDownsample(in_ch)]
-        else:
-            layers += [nn.Conv2d(in_ch, int(v), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-            in_ch = int(v)
-    return layers
-
-
-#: Where each net's five tapped activations end (exclusive indices into the layer list).
-_ST_SLICES = {"alex": (3, 7, 11, 13, 15), "vgg": (4, 10, 18, 26, 34)}
-_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
-
-
-class _STBackbone(nn.Module):
-    """Five sequential slices; children keep their original indices so checkpoint keys match exactly."""
-
-    def __init__(self, net: str) -> None:
-        super().__init__()
-        layers = _st_alex_layers() if net == "alex" else _st_vgg_layers()
-        start = 0
-        for k, end in enumerate(_ST_SLICES[net], 1):
-            sl = nn.Sequential()
-            for i in range(start, end):
-                sl.add_module(str(i), layers[i])
-            self.add_module(f"slice{k}", sl)
-            start = end
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outs = []
-        for k in range(1, 6):
-            x = getattr(self, f"slice{k}")(x)
-            outs.append(x)
-        return outs
-
-
-class _ScalingLayer(nn.Module):
-    """LPIPS v0.1 input normalisation: maps [-1, 1] to roughly ImageNet mean/std statistics."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188])[None, :, None, None])
-        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450])[None, :, None, None])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.shift) / self.scale
-
-
-class _LinHead(nn.Module):
-    """1x1 conv to one channel. Index 0 was a Dropout (training only), kept as Identity for the key names."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.model = nn.Sequential(nn.Identity(), nn.Conv2d(channels, 1, 1, stride=1, padding=0, bias=False))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
-
-class _STLPIPS(nn.Module):
-    """Holds the same attributes as ``lpips.LPIPS`` (scaling_layer, net, lins) so one distance code serves both."""
-
-    def __init__(self, net: str) -> None:
-        super().__init__()
-        self.scaling_layer = _ScalingLayer()
-        self.net = _STBackbone(net)
-        for k, ch in enumerate(_CHANNELS[net]):
-            self.add_module(f"lin{k}", _LinHead(ch))
-        self.lins = [getattr(self, f"lin{k}") for k in range(5)]  # plain list: not registered twice
 
 
 def _st_weights_path(net: str) -> Path | None:
@@ -180,6 +84,32 @@ def _st_weights_path(net: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def _torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()`` without importing torch: ``$TORCH_HOME/hub``, else ``$XDG_CACHE_HOME/torch/hub``."""
+    torch_mod = sys.modules.get("torch")
+    if torch_mod is not None:
+        return Path(torch_mod.hub.get_dir())
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(os.path.expanduser(home)) / "hub"
+
+
+def _tv_weights_path(net: str) -> Path:
+    return _torch_hub_dir() / "checkpoints" / _TV_WEIGHT_FILES[net]
+
+
+def _lpips_package_available() -> bool:
+    return importlib.util.find_spec("lpips") is not None
+
+
+def _lpips_lin_path(net: str) -> Path | None:
+    """The ``lpips`` package's linear heads for ``net`` (part of its cached graph's key)."""
+    spec = importlib.util.find_spec("lpips")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "weights" / "v0.1" / f"{net}.pth"
+    return path if path.is_file() else None
+
+
 def _build_st(net: str) -> nn.Module:
     path = _st_weights_path(net)
     if path is None:
@@ -188,54 +118,33 @@ def _build_st(net: str) -> nn.Module:
             f"({_tv_weights_path(net)}) and the shift-tolerant fallback weights were not found - install "
             "'stlpips-pytorch' (pip install stlpips-pytorch) or put the torchvision checkpoint in the cache."
         )
-    model = _STLPIPS(net)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True)  # strict: a silently half-loaded metric would be worse than none
-    return model
+    from srcore.lpips_nets import build_st
 
-
-# --------------------------------------------------------------------------------------------------------------
-# The lpips package path
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _tv_weights_path(net: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / _TV_WEIGHT_FILES[net]
-
-
-def _lpips_package_available() -> bool:
-    return importlib.util.find_spec("lpips") is not None
+    return build_st(net, path)
 
 
 def _build_lpips(net: str, pnet_rand: bool) -> nn.Module:
-    """``lpips.LPIPS(net, version='0.1')``, quietly.
-
-    With ``pnet_rand=True`` the package builds torchvision's net with ``pretrained=False``: no download, random
-    backbone, the package's own linear heads (tests only). Otherwise torchvision loads the ImageNet weights from
-    the hub cache, downloading them if they are missing - only reached when the caller asked for
-    ``backend='lpips'`` explicitly; ``'auto'`` comes here only when the file is already cached.
-    """
+    """``lpips.LPIPS(net, version='0.1')``, quietly (see :func:`srcore.lpips_nets.build_lpips_package`)."""
     if not _lpips_package_available():
         raise LPIPSUnavailableError("backend 'lpips' needs the 'lpips' package (pip install lpips)")
-    import lpips
+    from srcore.lpips_nets import build_lpips_package
 
-    kwargs: dict = {"net": net, "version": "0.1", "pnet_rand": pnet_rand}
-    quiet = "verbose" in inspect.signature(lpips.LPIPS.__init__).parameters
-    if quiet:
-        kwargs["verbose"] = False
-    with contextlib.ExitStack() as stack:
-        if not quiet:  # old lpips releases print "Setting up [LPIPS]..." unconditionally
-            stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
-        # torchvision warns that lpips still uses the deprecated `pretrained=` argument: not our user's concern.
-        stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            return lpips.LPIPS(**kwargs)
-        except Exception as exc:  # typically a failed download when offline
-            raise LPIPSUnavailableError(
-                f"could not set up lpips.LPIPS(net={net!r}): {exc}. torchvision's ImageNet weights are expected at "
-                f"{_tv_weights_path(net)}; use backend='st' (or 'auto') for the offline shift-tolerant LPIPS."
-            ) from exc
+    try:
+        return build_lpips_package(net, pnet_rand)
+    except Exception as exc:  # typically a failed download when offline
+        raise LPIPSUnavailableError(
+            f"could not set up lpips.LPIPS(net={net!r}): {exc}. torchvision's ImageNet weights are expected at "
+            f"{_tv_weights_path(net)}; use backend='st' (or 'auto') for the offline shift-tolerant LPIPS."
+        ) from exc
+
+
+def _weight_files(net: str, backend: str) -> list[Path] | None:
+    """The files a network is made of (the key of its cached graph), or None when one is missing."""
+    if backend == "st":
+        st = _st_weights_path(net)
+        return [st] if st else None
+    lin, tv = _lpips_lin_path(net), _tv_weights_path(net)
+    return [tv, lin] if lin and tv.is_file() else None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -243,46 +152,74 @@ def _build_lpips(net: str, pnet_rand: bool) -> nn.Module:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _unit_channels(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
-    # lpips.normalize_tensor: unit L2 norm across channels at each position.
-    return x / (torch.sqrt(torch.sum(x * x, dim=1, keepdim=True)) + eps)
+def _digest(img: np.ndarray) -> bytes:
+    """A content key for an image (the caches below must not mistake a same-sized other image for it)."""
+    h = hashlib.blake2b(np.ascontiguousarray(img).data, digest_size=16)
+    h.update(repr((img.shape, img.dtype.str)).encode())
+    return h.digest()
 
 
 class LPIPSMetric:
     """A loaded LPIPS network plus the label of what it is; lower is more similar, 0 for identical images.
 
-    Instances from :func:`get_lpips` are shared between threads: nothing here mutates state after
-    construction, so concurrent calls are safe. One from :func:`build_lpips` is its owner's alone,
-    who may move its :attr:`network` (e.g. as a submodule of a training loss); :attr:`device`
-    follows the network, so metric and network can never disagree.
+    Instances from :func:`get_lpips` are shared between threads (their caches are locked), so
+    concurrent calls are safe. One from :func:`build_lpips` is its owner's alone, who may move its
+    :attr:`network` (e.g. as a submodule of a training loss); :attr:`device` follows the network, so
+    metric and network can never disagree. ``runtime`` says what scores numpy images: ``torch``, or a
+    compiled ``openvino``/``onnxruntime`` graph of the same network (falls back to torch if that fails).
     """
 
-    def __init__(self, model: nn.Module, net: str, backend: str, device: torch.device) -> None:
+    def __init__(self, model: nn.Module | None, net: str, backend: str, device: Any, *, runtime: str = "torch",
+                 build: Callable[[], nn.Module] | None = None) -> None:
         self.net = net
         self.backend = backend  # "lpips" | "st"
         self.variant = f"{'ST-' if backend == 'st' else ''}LPIPS-{net}"
         self.min_side = _MIN_SIDE[(backend, net)]
+        self.runtime = runtime
+        self.runtime_note: str | None = None  # why a compiled runtime was not used, when it was asked for
+        self._device = str(device)
+        self._build = build
+        self._model: nn.Module | None = None
+        self._runner: lpips_runtime.FeatureRunner | None = None
+        self._lock = threading.Lock()
+        self._ref_feats: OrderedDict[bytes, list[np.ndarray]] = OrderedDict()
+        self._maps: OrderedDict[tuple[bytes, bytes], list[np.ndarray]] = OrderedDict()
+        if model is not None:
+            self._adopt(model)
+
+    def _adopt(self, model: nn.Module) -> None:
         # Frozen: as a training loss only the inputs should receive gradients.
-        self._model = model.eval().requires_grad_(False).to(device)
+        self._model = model.eval().requires_grad_(False).to(self._device)
 
     @property
     def network(self) -> nn.Module:
         """The frozen LPIPS network (backbone + linear heads): register it in a module that should move it."""
-        return self._model
+        with self._lock:
+            if self._model is None:
+                assert self._build is not None
+                self._adopt(self._build())
+            assert self._model is not None
+            return self._model
 
     @property
     def device(self) -> torch.device:
         """Where the network lives, and so where inputs are moved to."""
-        return next(self._model.parameters()).device
+        import torch
+
+        if self._model is not None:
+            return next(self._model.parameters()).device
+        return torch.device(self._device)
 
     def __repr__(self) -> str:
-        return f"LPIPSMetric(variant={self.variant!r}, device={str(self.device)!r})"
+        return f"LPIPSMetric(variant={self.variant!r}, device={self._device!r}, runtime={self.runtime!r})"
 
     # -- core -----------------------------------------------------------------------------------------------------
 
     def _layer_maps(self, in0: torch.Tensor, in1: torch.Tensor) -> list[torch.Tensor]:
         """Per-layer (N, 1, h_k, w_k) distance maps for inputs in [-1, 1] - lpips.LPIPS.forward, spatial part."""
-        m = self._model
+        from srcore.lpips_nets import _unit_channels
+
+        m = self.network
         feats0 = m.net(m.scaling_layer(in0))
         feats1 = m.net(m.scaling_layer(in1))
         return [lin((_unit_channels(a) - _unit_channels(b)) ** 2) for a, b, lin in zip(feats0, feats1, m.lins, strict=False)]
@@ -292,11 +229,7 @@ class LPIPSMetric:
         if min(h, w) < self.min_side:
             raise ValueError(f"{self.variant} needs images at least {self.min_side} px on each side, got {w}x{h}")
 
-    def _image_tensor(self, img: np.ndarray) -> torch.Tensor:
-        t = torch.from_numpy(np.array(img, dtype=np.uint8, order="C", copy=True)).to(self.device)
-        return t.permute(2, 0, 1)[None].float() / 127.5 - 1.0  # uint8 -> [-1, 1], as lpips.im2tensor
-
-    def _pair(self, output: np.ndarray, reference: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _check_pair(self, output: np.ndarray, reference: np.ndarray) -> None:
         for name, a in (("output", output), ("reference", reference)):
             if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
                 raise ValueError(f"{name} must be an RGB uint8 HxWx3 array, got {a.dtype} {a.shape}")
@@ -306,33 +239,100 @@ class LPIPSMetric:
                 f"{reference.shape[1]}x{reference.shape[0]}"
             )
         self._check_size(*output.shape[:2])
-        return self._image_tensor(output), self._image_tensor(reference)
+
+    def _image_tensor(self, img: np.ndarray) -> torch.Tensor:
+        import torch
+
+        t = torch.from_numpy(np.array(img, dtype=np.uint8, order="C", copy=True)).to(self.device)
+        return t.permute(2, 0, 1)[None].float() / 127.5 - 1.0  # uint8 -> [-1, 1], as lpips.im2tensor
+
+    def _compiled(self) -> lpips_runtime.FeatureRunner | None:
+        """The compiled feature runner (exported/compiled on first use), or None on the torch runtime."""
+        if self.runtime == "torch":
+            return None
+        with self._lock:
+            if self._runner is None and self.runtime != "torch":
+                try:
+                    files = _weight_files(self.net, self.backend)
+                    if files is None:
+                        raise FileNotFoundError("weight files not found")
+                    path = lpips_runtime.graph_path(self.backend, self.net, files)
+                    lpips_runtime.ensure_graph(path, self._build or (lambda: self._model))
+                    self._runner = lpips_runtime.FeatureRunner(path, self.runtime)
+                except Exception as exc:  # a runtime that cannot take the graph: the torch network still scores
+                    self.runtime_note = f"{self.runtime} unavailable for LPIPS ({type(exc).__name__}: {str(exc)[:120]}); torch used"
+                    self.runtime = "torch"
+            return self._runner
+
+    def _maps_torch(self, output: np.ndarray, reference: np.ndarray) -> list[np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            maps = self._layer_maps(self._image_tensor(output), self._image_tensor(reference))
+            return [mp[0, 0].float().cpu().numpy() for mp in maps]
+
+    def _pair_maps(self, output: np.ndarray, reference: np.ndarray) -> list[np.ndarray]:
+        """Per-layer (h_k, w_k) float32 distance maps, from the cache when this pair was scored already."""
+        self._check_pair(output, reference)
+        ref_key = _digest(reference)
+        key = (_digest(output), ref_key)
+        with self._lock:
+            if key in self._maps:
+                self._maps.move_to_end(key)
+                return self._maps[key]
+        runner = self._compiled()
+        if runner is None:
+            maps = self._maps_torch(output, reference)
+        else:
+            with self._lock:
+                feats = self._ref_feats.get(ref_key)
+                if feats is not None:
+                    self._ref_feats.move_to_end(ref_key)
+            if feats is None:
+                feats = runner.features(reference)
+                self._keep_reference(ref_key, feats)
+            maps = runner.maps_against(output, feats)
+        with self._lock:
+            self._maps[key] = maps
+            while len(self._maps) > _MAP_CACHE_PAIRS:
+                self._maps.popitem(last=False)
+        return maps
+
+    def _keep_reference(self, key: bytes, feats: list[np.ndarray]) -> None:
+        size = sum(f.nbytes for f in feats)
+        if size > _REF_CACHE_BYTES:
+            return
+        with self._lock:
+            self._ref_feats[key] = feats
+            while sum(f.nbytes for fs in self._ref_feats.values() for f in fs) > _REF_CACHE_BYTES:
+                self._ref_feats.popitem(last=False)
 
     # -- public ---------------------------------------------------------------------------------------------------
 
     def __call__(self, output: np.ndarray, reference: np.ndarray) -> float:
         """Distance between two RGB uint8 images of the same size, computed on the whole image."""
-        with torch.inference_mode():
-            maps = self._layer_maps(*self._pair(output, reference))
-            return float(sum(mp.mean(dim=(2, 3)) for mp in maps).item())
+        return float(sum(np.float32(mp.mean(dtype=np.float32)) for mp in self._pair_maps(output, reference)))
 
     def spatial_map(self, output: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """HxW float32 map of where the distance comes from (each layer's map bilinearly upsampled, summed).
 
         Its mean is close to, but not exactly, :meth:`__call__`'s value, as with lpips' own ``spatial=True``.
+        The same forward pass as the score: a pair scored a moment ago is not run again. OpenCV's bilinear
+        resize with half-pixel centres is torch's ``interpolate(mode="bilinear", align_corners=False)``.
         """
-        with torch.inference_mode():
-            in0, in1 = self._pair(output, reference)
-            size = in0.shape[2:]
-            maps = self._layer_maps(in0, in1)
-            total = sum(F.interpolate(mp, size=size, mode="bilinear", align_corners=False) for mp in maps)
-            return total[0, 0].float().cpu().numpy().astype(np.float32)
+        h, w = output.shape[:2]
+        total = np.zeros((h, w), dtype=np.float32)
+        for mp in self._pair_maps(output, reference):
+            total += cv2.resize(np.ascontiguousarray(mp, dtype=np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        return total
 
     def distance_tensor(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Differentiable per-image distance, shape (N,), for NCHW float images in [0, 1] (a training loss).
 
         Inputs are moved to :attr:`device` and cast to float32; the result lives on :attr:`device`.
         """
+        import torch
+
         if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected two NCHW RGB tensors of equal shape, got {tuple(x.shape)} and {tuple(y.shape)}")
         self._check_size(*x.shape[2:])
@@ -345,13 +345,19 @@ _CACHE: dict[tuple, LPIPSMetric] = {}
 _LOCK = threading.Lock()
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
+def _resolve_device(device: Any) -> str:
+    """``"cpu"`` / ``"cuda:N"``. Without a device asked for, CUDA when there is one - and without an NVIDIA
+    driver there is none, which is known without importing torch."""
+    if str(device) == "cpu" or (device is None and "torch" not in sys.modules and not os.path.exists("/dev/nvidiactl")):
+        return "cpu"
+    import torch
+
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device("cuda", torch.cuda.current_device())  # one cache entry for "cuda" and "cuda:0"
-    return dev
+    return str(dev)
 
 
 def _resolve_backend(net: str, backend: str, pnet_rand: bool) -> str:
@@ -379,11 +385,12 @@ def build_lpips(
     """
     backend = _resolve_backend(net, backend, pnet_rand)
     model = _build_lpips(net, pnet_rand) if backend == "lpips" else _build_st(net)
-    return LPIPSMetric(model, net, backend, _resolve_device(device))
+    return LPIPSMetric(model, net, backend, _resolve_device(device), build=lambda: model)
 
 
 def get_lpips(
-    net: str = "alex", backend: str = "auto", device: str | torch.device | None = None, pnet_rand: bool = False
+    net: str = "alex", backend: str = "auto", device: str | torch.device | None = None, pnet_rand: bool = False,
+    runtime: str | None = None,
 ) -> LPIPSMetric:
     """Shared, lazily loaded LPIPS metric; check ``.variant`` for what you got. Do not move it: for a
     network of your own (a training loss), use :func:`build_lpips`.
@@ -393,15 +400,25 @@ def get_lpips(
     ``"auto"``: ``"lpips"`` when torchvision's weights for ``net`` are already in the torch hub cache, else
     ``"st"`` - auto never triggers a download. ``pnet_rand=True`` (tests) builds the package's model with a
     random backbone and no download. ``device`` defaults to CUDA when available.
+    ``runtime`` (CPU only): what scores images - ``"auto"`` (default, or ``$SRCORE_LPIPS_RUNTIME``: OpenVINO,
+    else onnxruntime, else torch), ``"openvino"``, ``"onnxruntime"`` or ``"torch"``; same numbers within 1e-3.
 
     Raises ValueError for bad arguments and :class:`LPIPSUnavailableError` (a RuntimeError) when the requested
     network cannot be set up.
     """
     backend = _resolve_backend(net, backend, pnet_rand)
     dev = _resolve_device(device)
-    key = (net, backend, str(dev), pnet_rand)
+    rt = lpips_runtime.resolve_runtime(runtime)
+    if dev != "cpu" or pnet_rand or _weight_files(net, backend) is None:
+        rt = "torch"  # a GPU runs torch; a random backbone or a missing file (download, error) goes the torch way
+    key = (net, backend, dev, pnet_rand, rt)
     with _LOCK:  # held while loading, so concurrent first calls load the network once
         metric = _CACHE.get(key)
         if metric is None:
-            metric = _CACHE[key] = build_lpips(net, backend, dev, pnet_rand)
+            if rt == "torch":
+                metric = build_lpips(net, backend, dev, pnet_rand)
+            else:  # the torch network is built only if the graph must be exported or a caller wants it
+                build = (lambda: _build_lpips(net, False)) if backend == "lpips" else (lambda: _build_st(net))
+                metric = LPIPSMetric(None, net, backend, dev, runtime=rt, build=build)
+            _CACHE[key] = metric
         return metric

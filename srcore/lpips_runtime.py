@@ -1,0 +1,161 @@
+"""LPIPS features on a compiled runtime (OpenVINO or onnxruntime, fp32), the graph cached on disk.
+
+Why: the shift-tolerant AlexNet runs its first layers at stride 1 - about 160 GFLOP per Mpx and
+image - and torch eager reaches a fraction of the CPU's peak on it, so scoring a 1 Mpx output cost
+more than most networks that made it (issue 22). The same fp32 graph in OpenVINO runs several times
+faster with the same numbers (within 1e-6 here, 1e-3 promised).
+
+What is compiled is only the feature extractor (:class:`srcore.lpips_nets.FeatureNet`: scaling
+layer, backbone, unit-normalised channels); the distance head (squared difference, 1x1 linear
+layer, per layer) is a matrix-vector product in numpy (:func:`head_maps`). So a reference image's
+features are computed once and compared with every method's output.
+
+The graph is exported once per machine, not per process: ``<user cache>/srcore/lpips/`` holds the
+ONNX file and its heads (``.npz``), keyed by the weight files (name, size, mtime) and
+:data:`GRAPH_VERSION`; OpenVINO's compiled blobs go in ``lpips/openvino/`` (its ``CACHE_DIR``), so a
+one-off CLI run neither imports torch for LPIPS nor recompiles. H and W are dynamic: one compiled
+model serves every image size (OpenVINO keeps a plan per shape it has seen).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from srcore.paths import cache_dir
+
+#: Bump when :class:`srcore.lpips_nets.FeatureNet` or the export changes: old cached graphs are then ignored.
+GRAPH_VERSION = 1
+#: What ``runtime=`` / ``$SRCORE_LPIPS_RUNTIME`` accept; ``auto`` = OpenVINO, else onnxruntime, else torch.
+RUNTIMES = ("auto", "torch", "openvino", "onnxruntime")
+ENV = "SRCORE_LPIPS_RUNTIME"
+
+
+def resolve_runtime(runtime: str | None) -> str:
+    """The concrete runtime for ``runtime`` (``None`` = ``$SRCORE_LPIPS_RUNTIME`` or ``auto``).
+
+    ``auto`` picks a compiled runtime on x86-64 only, where ``benchmarks/score_profile.py`` measured
+    it (and the network backends' ``auto`` prefers OpenVINO too); elsewhere torch.
+    """
+    name = (runtime or os.environ.get(ENV) or "auto").strip().lower()
+    if name not in RUNTIMES:
+        raise ValueError(f"unknown LPIPS runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
+    if name == "auto":
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            return "torch"
+        return next((r for r in ("openvino", "onnxruntime") if importlib.util.find_spec(r) is not None), "torch")
+    if name != "torch" and importlib.util.find_spec(name) is None:
+        raise ValueError(f"LPIPS runtime {name} needs the {name} package (pip install {name}); or use auto")
+    return name
+
+
+def graph_path(backend: str, net: str, weight_files: list[Path]) -> Path:
+    """Where the ONNX graph of this LPIPS network lives in the user cache (it may not exist yet)."""
+    stats = []
+    for p in weight_files:
+        st = p.stat()
+        stats.append([p.name, st.st_size, st.st_mtime_ns])
+    key = hashlib.sha256(json.dumps([GRAPH_VERSION, backend, net, stats]).encode()).hexdigest()[:16]
+    return cache_dir() / "lpips" / f"{backend}-{net}-g{GRAPH_VERSION}-{key}.onnx"
+
+
+def _threads() -> int:
+    """Torch's thread count when torch is loaded (a user's ``set_num_threads`` applies), else the usable cores."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return max(1, torch.get_num_threads())
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def head_maps(feats0: list[np.ndarray], feats1: list[np.ndarray], heads: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-layer (h, w) float32 distance maps: ``lin((f0 - f1)^2)``, as ``lpips.LPIPS.forward`` before its mean."""
+    maps = []
+    for a, b, w in zip(feats0, feats1, heads, strict=True):
+        d = np.subtract(a, b, dtype=np.float32)
+        np.multiply(d, d, out=d)
+        maps.append((w @ d.reshape(d.shape[0], -1)).reshape(d.shape[1:]))
+    return maps
+
+
+class FeatureRunner:
+    """A compiled feature extractor: RGB uint8 H x W x 3 -> five (C, h, w) float32 feature maps.
+
+    One per metric, shared by threads: calls are serialised (one infer request; on a small CPU two
+    concurrent LPIPS passes would only fight for the same cores).
+    """
+
+    def __init__(self, onnx_path: Path, runtime: str) -> None:
+        self.runtime = runtime
+        with np.load(onnx_path.with_suffix(".npz")) as z:
+            self.heads = [z[f"arr_{k}"].astype(np.float32) for k in range(5)]
+        self._lock = threading.Lock()
+        self._run: Callable[[np.ndarray], list[np.ndarray]]
+        if runtime == "openvino":
+            import openvino as ov
+
+            core = ov.Core()
+            blobs = onnx_path.parent / "openvino"
+            blobs.mkdir(parents=True, exist_ok=True)
+            core.set_property({"CACHE_DIR": str(blobs)})
+            # f32 explicitly: on AMX/BF16 CPUs OpenVINO would otherwise silently run in bf16.
+            compiled = core.compile_model(str(onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
+                                                                   "INFERENCE_NUM_THREADS": _threads()})
+            req = compiled.create_infer_request()
+            outs = list(compiled.outputs)
+
+            def run_ov(x: np.ndarray) -> list[np.ndarray]:
+                res = req.infer([x])
+                return [res[o][0] for o in outs]  # views into the request's buffers: valid until the next call
+
+            self._run = run_ov
+        elif runtime == "onnxruntime":
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = _threads()
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+            self._run = lambda x: [o[0] for o in sess.run(None, {"x": x})]
+        else:
+            raise ValueError(f"no LPIPS feature runner for {runtime!r}")
+
+    @staticmethod
+    def _input(img: np.ndarray) -> np.ndarray:
+        # uint8 -> [-1, 1], as lpips.im2tensor (and the torch path: x / 127.5 - 1 in float32)
+        x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32)
+        x /= np.float32(127.5)
+        x -= np.float32(1.0)
+        return x
+
+    def features(self, img: np.ndarray) -> list[np.ndarray]:
+        """The five feature maps of ``img`` (copies: safe to keep, e.g. a reference's)."""
+        x = self._input(img)
+        with self._lock:
+            return [np.array(f, copy=True) for f in self._run(x)]
+
+    def maps_against(self, img: np.ndarray, ref_feats: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-layer distance maps of ``img`` against features already computed (one pass, no copies)."""
+        x = self._input(img)
+        with self._lock:
+            return head_maps(self._run(x), ref_feats, self.heads)
+
+
+def ensure_graph(onnx_path: Path, build_model: Callable[[], object]) -> None:
+    """Export the feature graph to ``onnx_path`` unless it is cached there already (imports torch only then)."""
+    if onnx_path.is_file() and onnx_path.with_suffix(".npz").is_file():
+        return
+    from srcore.lpips_nets import export_features
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_features(build_model(), onnx_path)  # type: ignore[arg-type]
