@@ -373,7 +373,15 @@
         this.blit(octx, i, {...r, dx: 0, dy: 0});
         return octx.getImageData(0, 0, r.dw, r.dh).data;
       };
-      const a = off(this.state.a), b = off(this.state.b), out = ctx.createImageData(r.dw, r.dh), o = out.data;
+      let a, b;
+      try { a = off(this.state.a); b = off(this.state.b); } catch (err) {
+        // pictures from another origin (e.g. opened from file:// next to the page) cannot be read back
+        this.q('.srv-loading')?.remove();
+        ctx.fillStyle = '#ddd'; ctx.font = '16px sans-serif';
+        ctx.fillText('Difference view unavailable: the pictures cannot be read back here (' + err.name + ')', 20, 60);
+        return;
+      }
+      const out = ctx.createImageData(r.dw, r.dh), o = out.data;
       const amp = this.state.amp, heat = this.state.heat;
       for (let p = 0; p < o.length; p += 4) {
         const dr = Math.abs(a[p] - b[p]), dg = Math.abs(a[p + 1] - b[p + 1]), db = Math.abs(a[p + 2] - b[p + 2]);
