@@ -11,9 +11,8 @@ LPIPS lives in :mod:`srcore.lpips` (it needs a network), NIQE in :mod:`srcore.ni
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from scipy.ndimage import correlate
-from skimage.metrics import structural_similarity
 
 from srcore.color import rgb_to_y_bt601, rgb_to_y_full
 from srcore.degrade import imresize
@@ -58,16 +57,36 @@ def ssim_y(output: np.ndarray, reference: np.ndarray, shave: int = 0) -> float:
     a = _shave(rgb_to_y_bt601(output), shave)
     b = _shave(rgb_to_y_bt601(reference), shave)
     if min(a.shape) < 11:
+        from skimage.metrics import structural_similarity
+
         # SSIM's Gaussian window (sigma 1.5, truncated at 3.5 sigma) is 11x11; on tiny crops fall back to a small window.
         win = max(3, min(a.shape) // 2 * 2 - 1) if min(a.shape) >= 3 else None
         if win is None:
             return float("nan")
         return float(structural_similarity(a, b, data_range=255.0, win_size=win))
-    return float(
-        structural_similarity(
-            a, b, data_range=255.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
-        )
-    )
+    return _ssim_gaussian(a.astype(np.float64), b.astype(np.float64), 255.0)
+
+
+#: skimage's SSIM window: scipy's Gaussian with sigma 1.5 truncated at 3.5 sigma (radius 5, 11 taps).
+_SSIM_KERNEL = cv2.getGaussianKernel(11, 1.5, cv2.CV_64F)
+
+
+def _ssim_gaussian(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+    """``skimage.metrics.structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``.
+
+    The same formula with OpenCV's separable filter (scipy's ``reflect`` border is OpenCV's
+    ``BORDER_REFLECT``; the mean skips the 5-px border as skimage does): several times faster at
+    1 Mpx, equal to skimage's value to ~1e-12 (checked in the tests).
+    """
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(x, cv2.CV_64F, _SSIM_KERNEL, _SSIM_KERNEL, borderType=cv2.BORDER_REFLECT)
+
+    ux, uy = blur(a), blur(b)
+    vx, vy, vxy = blur(a * a) - ux * ux, blur(b * b) - uy * uy, blur(a * b) - ux * uy
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return float(s[5:-5, 5:-5].mean(dtype=np.float64))
 
 
 def error_map_y(output: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -101,8 +120,9 @@ def gmsd(output: np.ndarray, reference: np.ndarray, shave: int = 0) -> float:
         if h < 2 or w < 2:
             raise ValueError(f"GMSD needs at least 2x2 px, got {y.shape[1]}x{y.shape[0]}")
         y = y[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-        gx = correlate(y, _PREWITT_X, mode="constant")
-        gy = correlate(y, _PREWITT_X.T, mode="constant")
+        # correlation with zero padding (scipy's mode="constant"), in OpenCV: same sums, a fraction of the time
+        gx = cv2.filter2D(y, cv2.CV_64F, _PREWITT_X, borderType=cv2.BORDER_CONSTANT)
+        gy = cv2.filter2D(y, cv2.CV_64F, _PREWITT_X.T.copy(), borderType=cv2.BORDER_CONSTANT)
         maps.append(np.sqrt(gx * gx + gy * gy))
     gms = (2 * maps[0] * maps[1] + GMSD_T) / (maps[0] ** 2 + maps[1] ** 2 + GMSD_T)
     return float(np.sqrt(np.mean((gms - gms.mean()) ** 2)))
