@@ -8,6 +8,8 @@ bicubic x1/4), the method (``nearest``, so the network is not what is measured),
 metric of :func:`srcore.scoring.score` on its own, all of them together as ``compare`` scores an
 output (maps off), the maps a user may open (|ΔY| and the LPIPS map), PNG encoding of the output as
 ``save_image`` writes it, and Gradio's own encoding of a numpy image (what serving an array costs).
+LPIPS is timed on outputs (and references) it has not seen, so its caches cannot flatter it: *new
+reference* is a one-method comparison, *next output* every further method against the same ground truth.
 Each stage's first call (``first_s``: loading, compiling) and its median over ``--repeats`` warm
 calls (``seconds``) are reported; start-up is the import of the scoring modules in a fresh
 process. The CPU is printed with every figure: compare figures as ratios within one machine.
@@ -44,6 +46,19 @@ def photo(size: int) -> np.ndarray:
     base = skimage.data.astronaut()
     interp = cv2.INTER_AREA if size < base.shape[0] else cv2.INTER_CUBIC
     return np.ascontiguousarray(cv2.resize(base, (size, size), interpolation=interp))
+
+
+class _Fresh:
+    """Copies of an image that differ in one pixel, one per call: content-keyed caches miss, the cost is the same."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image, self.n = image, 0
+
+    def __call__(self) -> np.ndarray:
+        self.n += 1
+        img = self.image.copy()
+        img[0, 0, 0] ^= self.n % 255 + 1
+        return img
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
@@ -98,10 +113,16 @@ def profile_size(size: int, repeats: int, work: Path) -> list[dict[str, Any]]:
     add("method: nearest", lambda: nearest.upscale(prep.lr, SCALE))
     out = nearest.upscale(prep.lr, SCALE)
     metric = get_lpips_metric()
+    fresh = _Fresh(out)
     for key in METRIC_KEYS:
-        fns = {"lpips": metric} if key == "lpips" else None
-        add(f"metric: {key}", lambda key=key, fns=fns: score(out, SCALE, hr=prep.hr, lr=prep.lr, lpips_fns=fns, metrics=[key]))
-    add("score: all (maps off)", lambda: score_prepared(out, prep, metric))
+        if key == "lpips":  # a cache must not flatter it: each call scores an output not seen before
+            ref = _Fresh(prep.hr)
+            add("metric: lpips (new reference)", lambda ref=ref: metric(fresh(), ref()))
+            metric(out, prep.hr)
+            add("metric: lpips (next output)", lambda: metric(fresh(), prep.hr))
+            continue
+        add(f"metric: {key}", lambda key=key: score(out, SCALE, hr=prep.hr, lr=prep.lr, metrics=[key]))
+    add("score: all (maps off)", lambda: score_prepared(fresh(), prep, metric))
     add("map: |dY|", lambda: error_map_y(out, prep.hr))
     add("map: LPIPS (after score)", lambda: metric.spatial_map(out, prep.hr))
     add("PNG write (save_image)", lambda: save_image(work / "out.png", out))
