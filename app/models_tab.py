@@ -44,9 +44,15 @@ def _published() -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
+def strength_default(m: Upscaler) -> float | None:
+    """The default of ``m``'s ``strength`` option (the GAN dial), or None for a method without one."""
+    return next((o.default for o in m.options if o.name == "strength"), None)
+
+
 def default_spec(m: Upscaler) -> str | None:
     """``id@α`` of a method with a strength at its default (what runs when nobody sets it), else None."""
-    return f"{m.id}@{m.options[0].default:g}" if m.options else None
+    alpha = strength_default(m)
+    return None if alpha is None else f"{m.id}@{alpha:g}"
 
 
 def measured(m: Upscaler) -> dict[str, dict[str, Any]]:
@@ -128,7 +134,7 @@ def summary_table() -> str:
                         f"<td class='num'>{_num(got.get(ds, {}).get('lpips'), '{:.3f}')}</td>" for ds in DATASETS)
         sec = got.get("Set14", {})
         secs = sec.get("seconds_per_image", sec.get("seconds_per_image_cpu"))
-        at = f" (α {m.options[0].default:g}, its default)" if m.options else ""
+        at = "" if strength_default(m) is None else f" (α {strength_default(m):g}, its default)"
         rows.append(f"<tr><td>{html.escape(m.label)}{at}</td><td><code>{html.escape(m.id)}</code></td>"
                     f"<td>{html.escape(FAMILY.get(m.family, m.family))}</td><td>{ready}</td>{cells}"
                     f"<td class='num'>{_num(secs, '{:.3f}')}</td></tr>")

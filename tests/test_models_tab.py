@@ -11,10 +11,10 @@ import json
 import pytest
 from conftest import REPO
 
-from app.models_tab import DATASETS, default_spec, measured, summary_table
+from app.models_tab import DATASETS, default_spec, measured, strength_default, summary_table
 from srcore.registry import all_methods
 
-GAN_METHODS = [m for m in all_methods() if m.options]
+GAN_METHODS = [m for m in all_methods() if strength_default(m) is not None]
 
 
 def test_there_are_methods_with_a_strength() -> None:
@@ -24,12 +24,12 @@ def test_there_are_methods_with_a_strength() -> None:
 @pytest.mark.parametrize("method", GAN_METHODS, ids=[m.id for m in GAN_METHODS])
 def test_gan_rows_are_at_the_default_strength(method) -> None:  # noqa: ANN001 - an Upscaler
     spec = default_spec(method)
-    assert spec == f"{method.id}@{method.options[0].default:g}"
+    assert spec == f"{method.id}@{strength_default(method):g}"
     got = measured(method)
     for ds in DATASETS:
         committed = json.loads((REPO / "docs" / f"bench_gan_defaults_{ds}_x4.json").read_text())["results"]
         assert spec in committed, f"docs/bench_gan_defaults_{ds}_x4.json lacks {spec}: rerun the command in README 'Results'"
         assert got[ds]["psnr_y"] == committed[spec]["psnr_y"] and got[ds]["lpips"] == committed[spec]["lpips"]
     html = summary_table()
-    assert f"(α {method.options[0].default:g}, its default)" in html
+    assert f"(α {strength_default(method):g}, its default)" in html
     assert f"{got['Set14']['psnr_y']:.2f}" in html
