@@ -24,7 +24,7 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
-from app import workspace
+from app import viewer, workspace
 from app.config import AppConfig
 from app.inputs import parse_methods, parse_scale, safe_name
 from app.messages import public_text, user_errors
@@ -32,6 +32,8 @@ from app.methods import SCALES, checkbox_choices, on_scale, unavailable_html
 from srcore.atomic import atomic_write
 from srcore.degrade import DEGRADATIONS, Degradation, degrade_image
 from srcore.errors import SRError
+from srcore.html_report import ViewerImage, assets, viewer_data, viewer_element
+from srcore.imageio import save_image
 from srcore.paths import model_dirs
 from srcore.sheet import crop_sheet, nearest_enlarge
 from srcore.video import check_limits, probe, read_frame, run_video
@@ -211,6 +213,7 @@ class VideoTab:
     def __init__(self, cfg: AppConfig, limits: VideoLimits | None = None) -> None:
         self.cfg = cfg
         self.limits = limits or VideoLimits.from_env()
+        self.viewer_block: gr.HTML | None = None  # set by build()
 
     # -- handlers -------------------------------------------------------------------------------------
 
@@ -285,6 +288,27 @@ class VideoTab:
         sheet, locator = crops_image(session, int(index or 0), int(zoom or 4))
         return session, sheet, locator
 
+    def on_frame_viewer(self, session: VideoSession | None, index: Any) -> str:
+        """Frame ``index`` of every clip in the comparison viewer (app/viewer.py): flick, zoom, difference, blind test.
+
+        The frames are written as PNGs in the run's folder and served, as the Compare tab's outputs are.
+        The page URL's view state belongs to the Compare tab's viewer, so this one keeps none.
+        """
+        if not isinstance(session, VideoSession) or self.viewer_block is None:
+            return viewer.EMPTY
+        idx = max(0, min(int(index or 0), session.frames - 1))
+        panels = frame_panels(session, idx)
+        images = []
+        for k, (label, img) in enumerate(panels):
+            path = session.workdir / f"viewer_frame{idx}_{k}.png"
+            if not path.exists():
+                save_image(path, img)
+            kind = "input" if k == 0 else "reference" if label == "ground truth" else "method"
+            images.append(ViewerImage(f"p{k}", f"{label} · frame {idx}", viewer.served_url(self.viewer_block, path), kind))
+        h, w = panels[0][1].shape[:2]
+        _, css = assets()
+        return f"<style>{css}</style>" + viewer_element(viewer_data(images, w, h, hash_state=False), "55vh")
+
     # -- layout ---------------------------------------------------------------------------------------
 
     def build(self) -> None:
@@ -317,6 +341,9 @@ class VideoTab:
                     zoom = gr.Radio(list(ZOOMS), value=4, label="Zoom × (nearest neighbour)", elem_id="video-zoom")
                 crops = gr.Image(label="Same region of this frame, every clip", format="png", interactive=False, elem_id="video-crops")
                 locator = gr.Image(label="Click to move the crops", format="png", interactive=False, elem_id="video-locator", height=300)
+                gr.Markdown("**This frame in the viewer** · keys 1–9 / Space / B flick between the clips in place, wheel zoom "
+                            "to 16× (nearest), drag to pan, D difference, O onion skin")
+                self.viewer_block = viewer.component(elem_id="video-viewer")
                 files = gr.File(label="Downloads: each method's clip, the side-by-side clip, metrics JSON/CSV", file_count="multiple",
                                 interactive=False, elem_id="video-downloads")
                 report = gr.JSON(visible=False)
@@ -326,7 +353,9 @@ class VideoTab:
         scale.change(user_errors(on_scale), [scale, methods], [methods, unavailable], **private)
         run.click(user_errors(self.run), [clip, scale, methods, mode, degradation, zoom, session],
                   [session, status, video, table, plot, frame, crops, locator, files, report], api_name="video",
-                  concurrency_limit=self.cfg.concurrency, concurrency_id="heavy", show_progress_on=[status])
-        frame.release(user_errors(self.on_frame), [session, frame, zoom], [crops, locator], api_name="video_frame")
+                  concurrency_limit=self.cfg.concurrency, concurrency_id="heavy", show_progress_on=[status]).then(
+            user_errors(self.on_frame_viewer), [session, frame], [self.viewer_block], **private)
+        frame.release(user_errors(self.on_frame), [session, frame, zoom], [crops, locator], api_name="video_frame").then(
+            user_errors(self.on_frame_viewer), [session, frame], [self.viewer_block], **private)
         zoom.change(user_errors(self.on_frame), [session, frame, zoom], [crops, locator], **private)
         locator.select(user_errors(self.on_locator_click), [session, frame, zoom], [session, crops, locator], **private)

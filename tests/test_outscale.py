@@ -144,3 +144,26 @@ def test_app_run_at_an_output_scale(tmp_path: Path, photo: np.ndarray) -> None:
     assert session.center == pytest.approx((10 * session.locator_scale, 20 * session.locator_scale))
     bad = list(tab.run(up, 2, ["bicubic"], [], "upscale", "bicubic", 50, 0, "", None, 32, 4, False, None, False, "big"))
     assert len(bad) == 1 and "output scale must be a number" in bad[0][1]
+
+
+def test_video_tab_frame_viewer(tmp_path: Path) -> None:
+    """The Video tab's frame view in the viewer: the input, each method's frame and (reference mode) the ground truth."""
+    from app import viewer
+    from app.config import AppConfig
+    from app.video_tab import VideoSession, VideoTab
+    from benchmarks import make_clip
+    from srcore.degrade import Degradation
+    from srcore.video import run_video
+
+    clip = make_clip.make_clip(tmp_path / "c.mp4", frames=3, size=(48, 32))
+    outs = [tmp_path / "bicubic.mp4", tmp_path / "nearest.mp4"]
+    rep = run_video(clip, 2, ["bicubic", "nearest"], outs, "reference", Degradation(), lpips=False)
+    session = VideoSession(tmp_path, clip, 2, "reference", Degradation(), ["bicubic", "nearest"], outs, rep.frames, rep.to_json())
+    tab = VideoTab(AppConfig())
+    assert tab.on_frame_viewer(session, 1) == viewer.EMPTY  # no page: nothing to serve through
+    tab.viewer_block = viewer.component(render=False)
+    page = tab.on_frame_viewer(session, 1)
+    data = json.loads(html.unescape(re.search(r'data-viewer="([^"]*)"', page).group(1)))
+    assert [im["kind"] for im in data["images"]] == ["input", "method", "method", "reference"]
+    assert all(im["label"].endswith("frame 1") for im in data["images"]) and data["hash"] is False
+    assert (data["width"], data["height"]) == (48, 32)  # reference mode: the ground truth's size
