@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import importlib.util
+import inspect
 import io
 import os
 import platform
 import re
 import sys
+import tempfile
 import threading
 import warnings
 import weakref
@@ -28,13 +31,15 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from srcore.errors import MethodError
-from srcore.torch2onnx import onnx_bytes
+from srcore.paths import cache_dir
+from srcore.torch2onnx import OPSET, export_target, onnx_bytes
 
 #: What ``--backend`` accepts. ``torch`` runs channels_last on the CPU (NHWC convolutions: same
 #: numbers, measured ~1.5-2x faster than NCHW here); ``torch-nchw`` is the pre-issue-13 torch path,
@@ -201,15 +206,18 @@ def _ort_runner(model: bytes) -> Runner:
     return lambda x: sess.run(None, {name: x})[0]
 
 
-def _ov_runner(model: bytes, precision: str) -> Runner:
+def _ov_runner(model: bytes, precision: str, path: Path | None = None) -> Runner:
     import openvino as ov  # lazy: an optional runtime, imported only when asked for
 
     core = ov.Core()
-    net = ov.convert_model(io.BytesIO(model))
+    config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": _threads()}
     # f32 explicitly: on AMX/BF16 CPUs OpenVINO would otherwise silently run in bf16.
     # Dynamic H/W: the CPU plugin caches a plan per input shape; tiling yields only a few shapes.
-    compiled = core.compile_model(net, "CPU", {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
-                                               "INFERENCE_NUM_THREADS": _threads()})
+    if path is not None:  # from the cached file, with OpenVINO's own blob cache: no convert, no compile next time
+        core.set_property({"CACHE_DIR": str(path.parent / "openvino")})
+        compiled = core.compile_model(str(path), "CPU", config)
+    else:
+        compiled = core.compile_model(ov.convert_model(io.BytesIO(model)), "CPU", config)
     req = compiled.create_infer_request()
     lock = threading.Lock()  # one infer request: serialise callers (the app may run methods in threads)
 
@@ -220,18 +228,64 @@ def _ov_runner(model: bytes, precision: str) -> Runner:
     return run
 
 
+def _module_key(module: Any) -> str:
+    """What a network's ONNX graph depends on: its class's source, every tensor, torch's version, the opset."""
+    net = export_target(module)
+    h = hashlib.sha256(f"{torch.__version__}|{OPSET}|{type(net).__module__}.{type(net).__qualname__}".encode())
+    for cls in (type(net), _module_key):  # our code: the network's definition and this exporter's
+        try:
+            h.update(Path(inspect.getsourcefile(cls) or "").read_bytes())
+        except (OSError, TypeError):
+            h.update(b"?")
+    h.update(Path(inspect.getsourcefile(onnx_bytes) or "").read_bytes())
+    for name, t in net.state_dict().items():
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
+def _onnx_cached(module: Any) -> tuple[bytes, Path | None]:
+    """:func:`onnx_bytes` of ``module``, kept on disk (``<user cache>/srcore/onnx/``) across processes.
+
+    Why: exporting EDSR costs seconds, and a one-off CLI run (``upscale -m edsr --backend auto``) paid
+    it every time, so ``auto`` lost to plain torch on short runs (issue 22). Keyed by
+    :func:`_module_key`, so new weights or changed code get a new file; written to a temporary name
+    and renamed. Returns ``(bytes, path)``; path is None when the cache cannot be written (then bytes only).
+    """
+    try:
+        key = _module_key(module)
+    except Exception:  # an exotic module whose tensors cannot be hashed: export as before
+        return onnx_bytes(module), None
+    path = cache_dir() / "onnx" / f"torch-{key}.onnx"
+    if path.is_file():
+        return path.read_bytes(), path
+    model = onnx_bytes(module)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".onnx-", suffix=".partial")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(model)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        return model, None
+    return model, path
+
+
 def runner(module: Any, backend: str) -> Runner:
     """The compiled ``backend`` runner of a torch module (exported and compiled once, then cached)."""
     with _lock:
         per = _runners.setdefault(module, {})
         if backend not in per:
-            model = onnx_bytes(module)
+            model, path = _onnx_cached(module)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if backend == "onnxruntime":
                     per[backend] = _ort_runner(model)
                 elif backend in ("openvino", "openvino-bf16"):
-                    per[backend] = _ov_runner(model, "bf16" if backend.endswith("bf16") else "f32")
+                    per[backend] = _ov_runner(model, "bf16" if backend.endswith("bf16") else "f32", path)
                 else:
                     raise MethodError(f"no runner for backend {backend}")
         return per[backend]
