@@ -2,6 +2,8 @@
 
     python benchmarks/screenshots.py                          # -> docs/screenshot-compare.png
     python benchmarks/screenshots.py --out /tmp/shot.png --methods bicubic,edsr,srgan,srgan@0.5 --maps
+    python benchmarks/screenshots.py --viewer view --methods bicubic,espcn,edsr,srgan,real-gan --out docs/screenshot-viewer.png
+    python benchmarks/screenshots.py --viewer diff --methods bicubic,espcn,edsr,srgan,real-gan --out docs/screenshot-viewer-diff.png
 
 It starts the app as an operator would (``python app.py`` on loopback, with
 ``--models-dir ../shared/models/opencv`` when that folder exists), opens the Compare tab at
@@ -85,6 +87,31 @@ def run_compare(page: Any, url: str, photo: Path, methods: list[str] | None, map
     page.wait_for_timeout(800)  # let the last pictures paint
 
 
+#: Output pixels of the 256x256 astronaut crop where the viewer shots look: the eye (edges, lashes, skin texture).
+VIEWER_SPOT = (98.0, 86.0)
+
+
+def viewer_shot(page: Any, mode: str, out: Path) -> None:
+    """The Compare tab's viewer as a person leaves it: a method at 8x on the eye, or the difference/onion/blind view."""
+    page.wait_for_selector("#viewer srlab-viewer[data-ready='1']")
+    page.locator("#viewer").scroll_into_view_if_needed()
+    page.click("#viewer .srv-stage")
+    page.keyboard.press("5")  # HR, LR, then the methods: with the README's five, 5 = edsr
+    page.evaluate("([x, y]) => { const el = document.querySelector('#viewer srlab-viewer'); el.state.cx = x; el.state.cy = y;"
+                  " el.setZoom(8); }", list(VIEWER_SPOT))
+    if mode == "diff":  # A = the 5th picture (edsr with the README's methods), B = the 6th (srgan)
+        page.select_option("#viewer .srv-a", index=4)
+        page.select_option("#viewer .srv-b", index=5)
+        page.keyboard.press("d")
+        page.locator("#viewer .srv-amp").fill("8")
+    elif mode == "onion":
+        page.keyboard.press("o")
+    elif mode == "blind":
+        page.click("#viewer [data-mode=blind]")
+    page.wait_for_timeout(300)
+    page.locator("#viewer").screenshot(path=str(out))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot-compare.png")
@@ -92,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--maps", action="store_true", help="open the error-map panel before the screenshot")
     p.add_argument("--viewport-only", action="store_true", help="only the first screen (1440x900), not the full page")
     p.add_argument("--timeout", type=float, default=600, help="seconds for the comparison")
+    p.add_argument("--viewer", choices=["view", "diff", "onion", "blind"],
+                   help="screenshot the viewer only: method 4 at 8x on the eye (view), |A - B| x8 of two methods (diff), ...")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -110,10 +139,13 @@ def main(argv: list[str] | None = None) -> int:
             browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS) if exe else pw.chromium.launch(args=CHROMIUM_ARGS)
             page = browser.new_page(viewport=VIEWPORT)
             run_compare(page, server.url, photo, split_ids(args.methods) if args.methods else None, args.maps, int(args.timeout * 1000))
-            page.evaluate("window.scrollTo(0, 0)")
-            page.wait_for_timeout(300)
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(args.out), full_page=not args.viewport_only)
+            if args.viewer:
+                viewer_shot(page, args.viewer, args.out)
+            else:
+                page.evaluate("window.scrollTo(0, 0)")
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(args.out), full_page=not args.viewport_only)
             browser.close()
     finally:
         server.stop()
