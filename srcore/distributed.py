@@ -77,7 +77,7 @@ def connect(settings: RaySettings) -> bool:
     address = settings.address
     if ray.is_initialized():  # a caller (a test, a notebook) already chose the cluster
         if settings.ship_code:
-            raise SRError("--ship-code: Ray is already initialised in this process; pass runtime_env to your ray.init instead")
+            raise SRError("--ship-code: Ray is already initialised in this process; pass runtime_env=ship_code_env() to your ray.init")
         return False
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "runtime_env": _runtime_env(settings)}
     try:
@@ -101,12 +101,18 @@ def _first_line(exc: BaseException) -> str:
 _SHIP_EXCLUDES = [".git", ".venv*", "app", "app.py", "train", "benchmarks", "tests", "docs", "runs", "out", "__pycache__", "*.pyc", "*.md"]
 
 
-def _runtime_env(settings: RaySettings) -> dict[str, Any] | None:
-    if not settings.ship_code:
-        return None
+def ship_code_env() -> dict[str, Any]:
+    """The Ray runtime_env of ``--ship-code``: this checkout's srcore/ and assets/ as the job's working_dir.
+
+    For a caller that makes its own ``ray.init`` (a notebook, the tests): ``ray.init(runtime_env=ship_code_env())``.
+    """
     from srcore.paths import REPO_ROOT
 
     return {"working_dir": str(REPO_ROOT), "excludes": _SHIP_EXCLUDES}
+
+
+def _runtime_env(settings: RaySettings) -> dict[str, Any] | None:
+    return ship_code_env() if settings.ship_code else None
 
 
 @ray.remote(max_restarts=-1, max_task_retries=TASK_RETRIES)
@@ -131,6 +137,14 @@ class SRWorker:
     def pid(self) -> int:
         """This worker's process id (tests kill it to check that Ray restarts the worker and retries)."""
         return os.getpid()
+
+    def where(self) -> dict[str, Any]:
+        """Where this worker's srcore and model assets come from (a ``--ship-code`` upload or the node's checkout)."""
+        import srcore  # this process's import, not this (by-value pickled) method's __file__
+        from srcore.paths import ASSETS_DIR, REPO_ROOT
+
+        return {"srcore": str(Path(srcore.__file__).resolve().parent), "assets": ASSETS_DIR.is_dir(),
+                "shipped": sorted(p.name for p in REPO_ROOT.iterdir() if not p.name.startswith("."))}
 
     def threads(self) -> dict[str, int]:
         """The torch and OpenCV thread counts this worker computes with (Ray sets OMP_NUM_THREADS = its CPUs)."""

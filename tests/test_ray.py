@@ -26,7 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=96 * 2**20)
+    """2 CPUs; workers run srcore from Ray's upload of this checkout (``--ship-code``), as on nodes without SR Lab."""
+    from srcore.distributed import ship_code_env
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=96 * 2**20,
+             runtime_env=ship_code_env())
     try:
         yield
     finally:
@@ -70,6 +74,21 @@ print("ray imported:", sorted(m for m in sys.modules if m == "ray" or m.startswi
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "ray imported: []" in proc.stdout
+
+
+def test_workers_run_the_shipped_code(cluster: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """The cluster's job ships srcore/ and assets/ (``--ship-code``'s runtime_env): workers import srcore from Ray's
+    copy, with the model assets and without tests/, app/, train/ - so every test here runs on shipped code."""
+    from srcore.distributed import RaySettings, WorkerPool
+
+    with WorkerPool(RaySettings(workers=1)) as pool:
+        where = ray.get(pool.actors[0].where.remote())
+    assert Path(where["srcore"]) != REPO / "srcore" and "working_dir" in where["srcore"]
+    assert where["assets"] and {"assets", "srcore"} <= set(where["shipped"])
+    assert not {"tests", "train", "app", "docs", "benchmarks"} & set(where["shipped"])
+    # --ship-code is a job-level setting: refused in a process already connected to Ray, with one line
+    assert main(["upscale", str(REPO / "docs"), "-m", "bicubic", "-s", "2", "-o", "/nonexistent", "--ray", "--ship-code"]) == 2
+    assert "--ship-code: Ray is already initialised" in capsys.readouterr().err
 
 
 def test_upscale_same_bytes_bad_files_reported(cluster: None, tmp_path: Path, astronaut: np.ndarray,
