@@ -204,12 +204,6 @@ class SRWorker:
             return {"pid": os.getpid(), "error": str(exc)}
         return {"pid": os.getpid(), "error": None, "scores": row}
 
-    def sweep(self, folder: str, tag: str) -> int:
-        """Remove the temporaries of run ``tag`` that killed workers left in ``folder``."""
-        from srcore.atomic import remove_partials
-
-        return remove_partials(Path(folder), tag)
-
     def _lpips_setup(self) -> tuple[Any, str | None, dict[str, str]]:
         if self._lpips is None:
             from srcore.bench import lpips_setup
@@ -351,13 +345,15 @@ def upscale_on_ray(settings: RaySettings, method_id: str, scale: int, tile: int 
 
         pool.run([lambda a, i=i: a.upscale.remote(method_id, scale, tile, opts, str(files[i]), str(targets[i]), tag, size) for i in todo], done)
         bar.close()
-        for f in folders:
-            ray.get(pool.actors[0].sweep.remote(str(f), tag))
     finally:
         if own and pool is not None:
             pool.close()
         if started:
             ray.shutdown()
+        from srcore.atomic import remove_partials
+
+        for f in folders:  # what workers killed mid-write (or by Ctrl-C here) left; the driver sees the folders too
+            remove_partials(f, tag)
     if failures and not folder_mode:
         raise SRError(failures[0])
     return len(failures), len(kept)
