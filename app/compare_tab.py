@@ -246,12 +246,11 @@ class CompareSession:
         return target
 
     def write_downloads(self) -> list[str]:
-        """Every output as PNG (alpha re-attached), HR/LR, metrics JSON, the crop sheet and the HTML viewer, plus one zip of all."""
+        """Every output as PNG (alpha re-attached), HR/LR, metrics JSON and the crop sheet, plus one zip of all."""
         d, stem, s = self.workdir, safe_stem(self.name), self.scale
         pngs = self.png_files()
         files = [pngs[k] for k in ("HR", "LR") if k in pngs]
         outputs = [path for k, path in pngs.items() if k not in ("HR", "LR")]
-        page = self.export_html(pngs)
         metrics = d / f"{stem}_metrics.json"
         atomic_write(metrics, json.dumps(report_json(self.comparison(), self.name, self.input_size), indent=2))
         sheet = d / f"{stem}_crops.png"
@@ -262,7 +261,7 @@ class CompareSession:
         with atomic_path(archive) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:  # PNGs are compressed already
             for f in [*files, *outputs, metrics, sheet]:
                 z.write(f, f.name)
-        return [str(archive), str(page), *(str(o) for o in outputs)]
+        return [str(archive), *(str(o) for o in outputs)]
 
 
 #: An image whose short side is under this many LR pixels at the chosen scale is "small": upscale it as is.
@@ -406,6 +405,12 @@ class CompareTab:
         if not upload or not upload.get("mode") or normalize_mode(mode) == upload["mode"]:
             return gr.skip()
         return gr.update(value=upload["mode"])
+
+    def on_export(self, session: CompareSession | None) -> str:
+        """The *Export* button: the finished comparison as one self-contained HTML file (srcore/html_report.py)."""
+        if session is None or not any(r.ok for r in session.results):
+            raise SRError("run a comparison first: the export holds its outputs")
+        return str(session.export_html(session.png_files()))
 
     def on_stale(self, session: CompareSession | None) -> str:
         """Any setting that changes what a run computes marks the shown results as out of date."""
@@ -708,9 +713,13 @@ class CompareTab:
                 slider = gr.ImageSlider(label="Drag to compare", format="png", type="numpy", elem_id="slider", max_height=600)
                 with gr.Accordion("Error maps", open=False, visible=False, elem_id="maps-panel") as maps_panel:
                     maps = gr.HTML(elem_id="error-maps")
-                files = gr.File(label="Downloads: zip (outputs, HR/LR, crop sheet, metrics), the viewer as one HTML file "
-                                      "(opens offline), each output as PNG",
+                files = gr.File(label="Downloads: zip (outputs, HR/LR, crop sheet, metrics) and each output as PNG",
                                 file_count="multiple", interactive=False, elem_id="downloads")
+                with gr.Row():
+                    # On demand: the file inlines every output (15 outputs of 4000 px are hundreds of MB), so not per run.
+                    export = gr.Button("Export the viewer as one HTML file (every output inside; opens offline)",
+                                       elem_id="export-html", size="sm")
+                    export_file = gr.File(label="Self-contained HTML", interactive=False, elem_id="export-file")
         session = gr.State(None, time_to_live=3600, delete_callback=_discard)
         upload = gr.State(None, time_to_live=3600)
         maps_open = gr.State(False)
@@ -742,6 +751,8 @@ class CompareTab:
         for dd in (side_a, side_b):
             dd.input(user_errors(self.on_slider), [session, side_a, side_b], [slider], **private)
         # The maps run LPIPS networks over whole outputs: as heavy as a run, so under the same limit.
+        export.click(user_errors(self.on_export), [session], [export_file], concurrency_limit=self.cfg.concurrency,
+                     concurrency_id="heavy", **private)
         maps_panel.expand(user_errors(self.on_maps_open), [session], [maps_open, maps], concurrency_limit=self.cfg.concurrency,
                           concurrency_id="heavy", **private)
         maps_panel.collapse(lambda: False, None, [maps_open], **private)

@@ -70,7 +70,12 @@ def test_run_streams_one_update_per_method(photo: Path) -> None:
     assert side_a["value"] == "LR input (nearest ×4)" and side_b["value"] in side_b["choices"]
     assert isinstance(updates[1][11], type(gr.skip()))  # downloads only once everything is done
     names = {Path(f).name for f in files}
-    assert names == {"cat_srlab_x4.zip", "cat_srlab_x4.html", "cat_bicubic_x4.png", "cat_bilinear_x4.png", "cat_nearest_x4.png"}
+    assert names == {"cat_srlab_x4.zip", "cat_bicubic_x4.png", "cat_bilinear_x4.png", "cat_nearest_x4.png"}
+    page = Path(tab.on_export(session))  # the Export button: one self-contained file, every PNG inside
+    text = page.read_text()
+    assert page.name == "cat_srlab_x4.html" and text.count("data:image/png;base64,") == 5 and "customElements.define" in text
+    with pytest.raises(SRError):
+        tab.on_export(None)
     # The viewer: one element, every picture served as a file (HR, LR, 3 methods), metrics in its data.
     assert view.count("<srlab-viewer") == 1 and view.count("gradio_api/file=") == 5 and "PSNR-Y ↑" in view
     assert isinstance(updates[1][13], type(gr.skip()))

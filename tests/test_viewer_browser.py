@@ -187,6 +187,10 @@ def test_app_viewer_and_a_small_jpeg_upload(browser: Any, srlab_server: dict[str
     assert "srlab=" in page.url  # the view is in the page URL
     w, h = page.evaluate("(el) => [el.bitmaps[1].width, el.bitmaps[1].height]", el)
     assert (w, h) == (900, 600)  # the output itself (x4), not a thumbnail
+    page.click("#export-html")  # the app's button: the same viewer as one file
+    link = page.wait_for_selector("#export-file a[href]")
+    text = page.evaluate("(href) => fetch(href).then(r => r.text())", link.get_attribute("href"))
+    assert "customElements.define('srlab-viewer'" in text and text.count("data:image/png;base64,") == 4
     page.close()
 
 
