@@ -144,8 +144,9 @@ def run_bench(
     return BenchResult(scale, variant, len(images), results, skipped, degradation_record(images))
 
 
-# The pieces of run_bench that srcore.distributed runs on Ray workers (score_item) and on its driver
-# (bench_method, method_summary), so a cluster benchmark is this benchmark, not a copy of it.
+# The pieces of run_bench that srcore.distributed runs on Ray workers (lpips_setup, score_item) and on its driver
+# (method_summary; methods are resolved with srcore.engine.resolve there too), so a cluster benchmark is this
+# benchmark, not a copy of it.
 
 
 def lpips_setup(lpips: bool, lpips_net: str) -> tuple[Any, str | None, dict[str, str]]:
@@ -154,14 +155,6 @@ def lpips_setup(lpips: bool, lpips_net: str) -> tuple[Any, str | None, dict[str,
         return None, None, {"lpips": "LPIPS switched off (--no-lpips)"}
     fn, variant, why = optional_lpips(lpips_net)  # reported as variant None / lpips None with the reason
     return fn, variant, {} if why is None else {"lpips": f"LPIPS unavailable: {why}"}
-
-
-def bench_method(mid: str, scale: int) -> tuple[Any, str]:
-    """(the method, "") when it can run at ``scale`` here, else (None, why it is skipped) - :func:`srcore.engine.resolve`'s verdict."""
-    try:
-        return resolve(mid, scale).method, ""
-    except SRError as exc:
-        return None, str(exc)
 
 
 def score_item(method: Any, item: BenchImage, scale: int, tile: int | None, backend: str | None, opts: dict[str, Any],

@@ -191,7 +191,7 @@ class SRWorker:
         """The LPIPS variant label and skip reasons this worker scores with (loaded once)."""
         return self._lpips_setup()[1:]
 
-    def score(self, method_id: str, scale: int, tile: int | None, opts: dict[str, Any], item: Any) -> dict[str, Any]:
+    def score(self, method_id: str, opts: dict[str, Any], scale: int, tile: int | None, item: Any) -> dict[str, Any]:
         """Upscale and score one benchmark pair with the single-machine :func:`srcore.bench.score_item`."""
         from srcore.bench import score_item
         from srcore.registry import get_method
@@ -364,8 +364,8 @@ def bench_on_ray(settings: RaySettings, data: Path, scale: int, method_ids: list
                  progress: Callable[[int, int, str], None] | None = None, tile: int | None = None,
                  lpips_net: str = "alex", degradation: Any = None, pool: WorkerPool | None = None) -> Any:
     """:func:`srcore.bench.run_bench` on Ray workers: same arguments, same :class:`~srcore.bench.BenchResult`."""
-    from srcore.bench import BenchResult, bench_method, degradation_record, load_dataset, method_summary
-    from srcore.compare import method_options
+    from srcore.bench import BenchResult, degradation_record, load_dataset, method_summary
+    from srcore.engine import resolve
 
     images = load_dataset(data, scale, limit, degradation)
     started = connect(settings) if pool is None else False
@@ -373,14 +373,15 @@ def bench_on_ray(settings: RaySettings, data: Path, scale: int, method_ids: list
     try:
         pool = pool or WorkerPool(settings, lpips, lpips_net, jobs=len(images) * len(method_ids))
         variant, _ = ray.get(pool.actors[0].lpips_info.remote())
-        runnable: dict[str, dict[str, Any]] = {}
+        runnable: dict[str, tuple[str, dict[str, Any]]] = {}  # result key (id or id@α) -> (method id, its options)
         skipped: dict[str, str] = {}
         for mid in method_ids:
-            method, why = bench_method(mid, scale)
-            if method is None:
-                skipped[mid] = why
-            else:
-                runnable[mid] = method_options(method, (options or {}).get(mid))
+            try:  # the verdict run_bench gives: srcore.engine.resolve on the driver
+                ready = resolve(mid, scale, (options or {}).get(mid))
+            except SRError as exc:
+                skipped[mid] = str(exc)
+                continue
+            runnable[mid] = (ready.method.id, ready.options)
         refs = [ray.put(item) for item in images]
         jobs = [(mid, i) for mid in runnable for i in range(len(images))]
         rows: dict[str, list[Any]] = {mid: [None] * len(images) for mid in runnable}
@@ -398,7 +399,7 @@ def bench_on_ray(settings: RaySettings, data: Path, scale: int, method_ids: list
             if progress:
                 progress(done, total, mid)
 
-        pool.run([lambda a, m=m, i=i: a.score.remote(m, scale, tile, runnable[m], refs[i]) for m, i in jobs], finished)
+        pool.run([lambda a, m=m, i=i: a.score.remote(*runnable[m], scale, tile, refs[i]) for m, i in jobs], finished)
     finally:
         if own and pool is not None:
             pool.close()

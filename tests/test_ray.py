@@ -191,7 +191,7 @@ def test_bench_json_identical(cluster: None, tmp_path: Path, astronaut: np.ndarr
     import torch
 
     data = _images(tmp_path / "ds", astronaut, 3, size=(112, 104), bad=False)
-    argv = ["bench", "--data", str(data), "-s", "2", "-m", "bicubic,espcn,no-such-method"]
+    argv = ["bench", "--data", str(data), "-s", "4", "-m", "bicubic,srgan@0.5,no-such-method"]  # a torch GAN, an id@α spec
     # Torch sums in a thread-count-dependent order (LPIPS moves in the 9th digit), and a 1-CPU Ray worker runs 1 thread:
     # the single-machine reference is taken with 1 thread too, so equality below is exact.
     threads = torch.get_num_threads()
@@ -204,7 +204,7 @@ def test_bench_json_identical(cluster: None, tmp_path: Path, astronaut: np.ndarr
     code, out_ray, err_ray = _cli([*argv, "--json", str(tmp_path / "ray.json"), "--ray", "--workers", "2"], capsys)
     assert code == 0, err_ray
     plain, dist = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("plain", "ray"))
-    assert list(dist) == list(plain) and list(dist["results"]) == ["bicubic", "espcn"]
+    assert list(dist) == list(plain) and list(dist["results"]) == ["bicubic", "srgan@0.5"]
     for res in (plain, dist):
         for row in res["results"].values():
             assert row.pop("seconds_per_image") > 0
