@@ -187,7 +187,7 @@ def test_killed_worker_is_restarted_and_run_completes(cluster: None, tmp_path: P
     assert sorted(m["output"] for m in manifest) == sorted(t.name for t in targets)
 
 
-def test_bench_json_identical(cluster: None, tmp_path: Path, astronaut: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_json_identical_and_survives_killed_worker(cluster: None, tmp_path: Path, astronaut: np.ndarray, capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
     data = _images(tmp_path / "ds", astronaut, 3, size=(112, 104), bad=False)
@@ -213,6 +213,25 @@ def test_bench_json_identical(cluster: None, tmp_path: Path, astronaut: np.ndarr
     assert "skipped no-such-method" in err_ray
     # the printed table too, bar the s/image column
     assert [line.split()[:-1] for line in out_ray.splitlines()] == [line.split()[:-1] for line in out_plain.splitlines()]
+
+    # A worker killed mid-benchmark: Ray restarts it, retries its calls, and the JSON is still the same.
+    from srcore.distributed import RaySettings, WorkerPool, bench_on_ray
+
+    killed: list[int] = []
+    with WorkerPool(RaySettings(workers=2), lpips=True) as pool:
+
+        def kill_first_worker(done: int, total: int, mid: str) -> None:
+            if not killed:
+                os.kill(pool.pids[0], signal.SIGKILL)
+                killed.append(pool.pids[0])
+
+        res = bench_on_ray(RaySettings(), data, 4, ["bicubic", "srgan@0.5", "no-such-method"], pool=pool, progress=kill_first_worker)
+        restarted = ray.get(pool.actors[0].pid.remote())
+    assert killed and restarted != killed[0]
+    again = res.to_json()
+    for row in again["results"].values():
+        assert row.pop("seconds_per_image") > 0
+    assert again == {k: v for k, v in plain.items() if k in again} and set(plain) - set(again) <= {"tta"}
 
 
 def test_scaling_benchmark_smoke(cluster: None, tmp_path: Path) -> None:
