@@ -105,7 +105,7 @@ def _add_ray_args(s: argparse.ArgumentParser) -> None:
                    help="run on a Ray cluster: no ADDRESS = a local Ray instance, 'auto' = the cluster this node belongs to, "
                         "ray://host:10001 = a remote one (input/output paths must be visible on every node)")
     s.add_argument("--workers", type=int, default=None, help="--ray: worker processes (default: one per CPU of the cluster)")
-    s.add_argument("--worker-cpus", type=float, default=1.0, help="--ray: CPUs reserved per worker (its torch threads; default 1)")
+    s.add_argument("--worker-cpus", type=float, default=None, help="--ray: CPUs reserved per worker (its torch threads; default 1)")
     s.add_argument("--ship-code", action="store_true",
                    help="--ray: upload this checkout's srcore/ and assets/ to the workers (when the nodes do not have SR Lab installed)")
 
@@ -175,7 +175,7 @@ def _ray_settings(args: argparse.Namespace) -> Any:
     from srcore.distributed import RaySettings
 
     models = str(Path(args.models_dir).absolute()) if args.models_dir else None  # workers do not share our working directory
-    return RaySettings(args.ray, args.workers, args.worker_cpus, models, args.backend, args.ship_code, getattr(args, "tta", None))
+    return RaySettings(args.ray, args.workers, 1.0 if args.worker_cpus is None else args.worker_cpus, models, args.backend, args.ship_code, getattr(args, "tta", None))
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
@@ -523,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
             from srcore.paths import use_models_dir
 
             use_models_dir(args.models_dir)
+        if getattr(args, "ray", None) is None and (getattr(args, "workers", None) is not None
+                                                   or getattr(args, "worker_cpus", None) is not None or getattr(args, "ship_code", False)):
+            raise SRError("--workers/--worker-cpus/--ship-code need --ray")
         if hasattr(args, "scale") and args.scale is not None and not 1 <= args.scale <= 16:
             raise SRError(f"--scale {args.scale} is not a sensible integer scale (use 2-8)")
         from srcore.backends import use_backend

@@ -69,11 +69,13 @@ from srcore.cli import main
 assert main(["methods", "--json"]) == 0
 assert main(["upscale", {str(src)!r}, "-m", "bicubic", "-s", "2", "-o", {str(tmp_path / "out")!r}]) == 0
 assert main(["bench", "--data", {str(src)!r}, "-s", "2", "-m", "bicubic", "--no-lpips"]) == 0
+assert main(["upscale", {str(src)!r}, "-m", "bicubic", "-s", "2", "-o", {str(tmp_path / "o2")!r}, "--workers", "2"]) == 2
 print("ray imported:", sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")))
 """
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "ray imported: []" in proc.stdout
+    assert "error: --workers/--worker-cpus/--ship-code need --ray" in proc.stderr
 
 
 def test_workers_run_the_shipped_code(cluster: None, capsys: pytest.CaptureFixture[str]) -> None:
