@@ -224,7 +224,7 @@ class WorkerPool:
         if cpus <= 0:
             raise SRError(f"--worker-cpus must be positive, got {settings.worker_cpus}")
         room = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus))
-        n = settings.workers or room
+        n = room if settings.workers is None else settings.workers
         if n < 1:
             raise SRError(f"--workers must be at least 1, got {n}")
         if n > room:  # more would wait for CPUs that never come
