@@ -87,8 +87,8 @@ def test_app_run_with_tta(tmp_path: Path) -> None:
     photo = tmp_path / "p.png"
     save_image(photo, np.ascontiguousarray(skimage.data.chelsea()[100:164, 150:214]))
     tab = CompareTab(AppConfig())
-    up, _, _, _ = tab.on_upload({"path": str(photo), "orig_name": photo.name}, 4, "reference", None)
-    last = list(tab.run(up, 4, ["bicubic", "espcn"], [], "reference", "bicubic", 50, 0, "", None, 32, 4, False, None, True))[-1]
+    up, _, _, _ = tab.on_upload({"path": str(photo), "orig_name": photo.name}, 4, "upscale", None)
+    last = list(tab.run(up, 4, ["bicubic", "espcn"], [], "upscale", "bicubic", 50, 0, "", None, 32, 4, False, None, True))[-1]
     session, status = last[0], last[1]
     labels = [r.label for r in session.results]
     assert labels[0] == "Bicubic" and labels[1].endswith("+TTA") and "TTA on" in status
