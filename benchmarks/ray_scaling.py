@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=24, help="images in the folder")
     p.add_argument("--size", type=int, default=128, help="side of each (square) input image")
     p.add_argument("--overhead-images", type=int, default=200, help="tiny images for the per-image overhead")
+    p.add_argument("--workers", default="1,2", help="comma-separated Ray worker counts (default 1,2; capped at the CPUs)")
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each configuration keeps its best (default 2)")
     p.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI wall times")
     p.add_argument("--json", help="write the figures here")
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, object_store_memory=128 * 2**20)
     else:
         cpus = int(ray.cluster_resources().get("CPU", 1))
+    counts = sorted({min(int(w), cpus) for w in args.workers.split(",") if w.strip()})
     result: dict[str, Any] = {"cpu": cpu, "ray": ray.__version__, "cpus": cpus, "images": args.images, "size": args.size,
                               "scale": args.scale, "rounds": args.rounds, "figure": "best of the rounds, model already loaded", "load_before": os.getloadavg(), "plain_threads": {"torch": torch.get_num_threads()},
                               "methods": {}}
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name, threads in (("plain", None), ("plain_1_thread", 1)):
                     t = _plain(mid, args.scale, files, root / f"{mid}-{name}-{k}", threads)
                     best[name] = min(best.get(name, t), t)
-                for w in sorted({1, min(2, cpus)}):
+                for w in counts:
                     r = _ray(mid, args.scale, files, root / f"{mid}-ray{w}-{k}", w)
                     r["identical_to_plain"] = _same(root / f"{mid}-plain-{k}", root / f"{mid}-ray{w}-{k}")
                     if w not in rays or r["seconds"] < rays[w]["seconds"]:

@@ -95,7 +95,7 @@ def test_workers_run_the_shipped_code(cluster: None, capsys: pytest.CaptureFixtu
 
 def test_upscale_same_bytes_bad_files_reported(cluster: None, tmp_path: Path, astronaut: np.ndarray,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    """espcn (OpenCV dnn) here; bicubic's bytes are compared by the benchmark smoke test below, with 1 and 2 workers."""
+    """espcn (OpenCV dnn) here; bicubic's bytes are compared by the benchmark smoke test below (2 workers)."""
     method = "espcn"
     src = _images(tmp_path / "in", astronaut, 5)
     code, out, err = _cli(["upscale", str(src), "-m", method, "-s", "2", "-o", str(tmp_path / "plain")], capsys)
@@ -244,9 +244,9 @@ def test_scaling_benchmark_smoke(cluster: None, tmp_path: Path) -> None:
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
     out = tmp_path / "s.json"
-    assert ray_scaling.main(["--methods", "bicubic", "--images", "4", "--size", "24", "--overhead-images", "8", "--rounds", "1", "--no-cli", "--json", str(out)]) == 0
+    assert ray_scaling.main(["--methods", "bicubic", "--images", "4", "--size", "24", "--overhead-images", "8", "--rounds", "1", "--workers", "2", "--no-cli", "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     row = res["methods"]["bicubic"]
-    assert row["plain"]["images_per_s"] > 0 and row["plain_1_thread"]["images_per_s"] > 0 and row["ray_1"]["identical_to_plain"] and row["ray_2"]["identical_to_plain"]
+    assert row["plain"]["images_per_s"] > 0 and row["plain_1_thread"]["images_per_s"] > 0 and "ray_1" not in row and row["ray_2"]["identical_to_plain"]
     assert row["ray_2"]["worker_threads"] == {"torch": 1, "opencv": 1}
     assert res["overhead"]["ray_call_roundtrip_ms"] > 0 and res["cpu"]
