@@ -32,15 +32,15 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-def _inputs(work: Path) -> dict[str, Path]:
+def _inputs(work: Path, small: int, big_side: int) -> dict[str, Path]:
     from benchmarks.load import make_crop
     from srcore.degrade import imresize
     from srcore.imageio import save_image
 
     six = work / "six"
     for i in range(6):
-        save_image(six / f"img{i}.png", make_crop(i, 256))
-    big = make_crop(7, 1024)
+        save_image(six / f"img{i}.png", make_crop(i, small))
+    big = make_crop(7, big_side)
     save_image(work / "big.png", big)
     save_image(work / "lr.png", imresize(big, 0.25))
     return {"six": six, "big": work / "big.png", "lr": work / "lr.png"}
@@ -55,12 +55,12 @@ def _run(repo: Path, args: list[str]) -> float:
     return secs
 
 
-def run(repos: dict[str, Path], rounds: int) -> dict[str, Any]:
+def run(repos: dict[str, Path], rounds: int, sizes: tuple[int, int] = (256, 1024)) -> dict[str, Any]:
     from srcore.backends import cpu_info
 
     with tempfile.TemporaryDirectory(prefix="srlab-cli-") as tmp:
         work = Path(tmp)
-        inp = _inputs(work)
+        inp = _inputs(work, *sizes)
         cases = {
             "upscale_torch": lambda r, n: ["upscale", str(inp["six"]), "-m", "edsr", "-s", "4", "-o", str(work / f"o_{n}_t"), "--backend", "torch"],
             "upscale_auto": lambda r, n: ["upscale", str(inp["six"]), "-m", "edsr", "-s", "4", "-o", str(work / f"o_{n}_a"), "--backend", "auto"],
@@ -78,7 +78,7 @@ def run(repos: dict[str, Path], rounds: int) -> dict[str, Any]:
                     secs = _run(repo, make(repo, f"{name}_{k}"))
                     times[name][case].append(secs)
                     print(f"{name:<9} round {k + 1}  {case:<16} {secs:6.2f} s", flush=True)
-    out: dict[str, Any] = {"cpu": cpu_info().describe(), "rounds": rounds, "repos": {n: str(p) for n, p in repos.items()}, "results": {}}
+    out: dict[str, Any] = {"cpu": cpu_info().describe(), "rounds": rounds, "sizes": list(sizes), "repos": {n: str(p) for n, p in repos.items()}, "results": {}}
     for name in repos:
         med = {c: statistics.median(v) for c, v in times[name].items()}
         res = {"median_s": med, "all_s": times[name], "first_auto_s": first_auto[name],
@@ -93,6 +93,7 @@ def run(repos: dict[str, Path], rounds: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3, help="timed runs per case (median reported)")
+    p.add_argument("--sizes", default="256,1024", help="side of the six upscale images, side of the compare image (default 256,1024)")
     p.add_argument("--baseline", type=Path, help="another checkout to time the same way (e.g. the code before a change)")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
@@ -105,7 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     from srcore.backends import cpu_info
 
     print(f"CPU: {cpu_info().describe()}", flush=True)
-    res = run(repos, max(1, args.rounds))
+    try:
+        sizes = tuple(int(v) for v in args.sizes.split(","))
+    except ValueError:
+        sizes = ()
+    if len(sizes) != 2 or min(sizes) < 16 or sizes[1] % 4:
+        print(f"error: --sizes wants two sides >= 16, the second a multiple of 4, got {args.sizes!r}", file=sys.stderr)
+        return 2
+    res = run(repos, max(1, args.rounds), sizes)  # type: ignore[arg-type]
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     return 0
