@@ -2,6 +2,7 @@
 
     python benchmarks/score_profile.py --json docs/score_profile.json              # 256², 1024², 2048² outputs
     python benchmarks/score_profile.py --sizes 64 --repeats 1 --json /tmp/p.json   # CI size
+    python benchmarks/score_profile.py --table docs/score_profile_before.json docs/score_profile.json   # README table
 
 For each output side N (x4: the LR is N/4): decode of the uploaded PNG, the degradation (MATLAB
 bicubic x1/4), the method (``nearest``, so the network is not what is measured), every default
@@ -123,19 +124,41 @@ def profile_size(size: int, repeats: int, work: Path) -> list[dict[str, Any]]:
             continue
         add(f"metric: {key}", lambda key=key: score(out, SCALE, hr=prep.hr, lr=prep.lr, metrics=[key]))
     add("score: all (maps off)", lambda: score_prepared(fresh(), prep, metric))
-    add("map: |dY|", lambda: error_map_y(out, prep.hr))
+    add("map: ΔY error", lambda: error_map_y(out, prep.hr))
     add("map: LPIPS (after score)", lambda: metric.spatial_map(out, prep.hr))
     add("PNG write (save_image)", lambda: save_image(work / "out.png", out))
     add("Gradio encode (numpy PNG)", lambda: processing_utils.save_img_array_to_cache(out, str(work / "gradio"), format="png"))
     return rows
 
 
+def table(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Markdown: warm seconds per stage, before -> after, one column pair per size present in both."""
+    sizes = [n for n in after["sizes"] if n in before["sizes"]]
+    get = {(r["size"], r["stage"]): r["seconds"] for r in before["rows"]}
+    lines = ["| stage | " + " | ".join(f"{n}² before → after (s)" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    stages = list(dict.fromkeys(r["stage"] for r in after["rows"]))
+    for stage in stages:
+        now = {(r["size"], r["stage"]): r["seconds"] for r in after["rows"]}
+        cells = []
+        for n in sizes:
+            b, a = get.get((n, stage)), now.get((n, stage))
+            cells.append("—" if a is None else f"{b:.3f} → **{a:.3f}**" if b is not None else f"— → **{a:.3f}**")
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    starts = " · ".join(f"`import {m}` {before['startup_s'].get(m, float('nan')):.2f} → {s:.2f} s" for m, s in after["startup_s"].items())
+    return "\n".join(lines) + f"\n\nStart-up (fresh process): {starts}. CPU: {after['cpu']}."
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--table", nargs=2, metavar=("BEFORE", "AFTER"), help="print the README table of two JSON files and exit")
     p.add_argument("--sizes", default="256,1024,2048", help="output sides (x4 of the LR), comma-separated")
     p.add_argument("--repeats", type=int, default=3, help="warm calls per stage (median reported)")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
+    if args.table:
+        before, after = (json.loads(Path(f).read_text()) for f in args.table)
+        print(table(before, after))
+        return 0
     try:
         sizes = [int(s) for s in args.sizes.split(",")]
     except ValueError:
