@@ -140,3 +140,24 @@ def test_reader_refuses_a_broken_param_and_a_mismatched_bin() -> None:
         load_graph(f.param.read_text(), f.bin.read_bytes()[:-100])
     with pytest.raises(ModelFileError, match="not supported"):
         parse_param("7767517\n1 1\nFancyLayer x 0 1 y\n")
+
+
+@pytest.mark.parametrize(("mid", "scale", "opts"), [
+    ("realesrgan-x4plus", 4, {}), ("realesrgan-x4plus-anime", 4, {}),
+    *[("realesr-animevideov3", s, {}) for s in (2, 3, 4)],
+    *[("realcugan", s, {}) for s in (2, 3, 4)], *[("realcugan", s, {"pro": 1.0}) for s in (2, 3)],
+])
+def test_output_is_the_picture_upscaled(mid: str, scale: int, opts: dict) -> None:
+    """Engines can agree and both be wrong (the x4 Real-CUGAN graph alone is a residual, nearly black):
+    every model's output must be the photo -- close to bicubic of it, aligned, same brightness."""
+    from srcore.metrics import psnr_y
+
+    hr = cv2.resize(data.astronaut(), (144, 144), interpolation=cv2.INTER_AREA)
+    lr = cv2.resize(hr, (144 // scale, 144 // scale), interpolation=cv2.INTER_AREA)
+    bic = cv2.resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale), interpolation=cv2.INTER_CUBIC)
+    out = get_method(mid).upscale(lr, scale, tile=0, backend="ncnn", **opts)
+    assert abs(float(out.mean()) - float(bic.mean())) < 4
+    here = psnr_y(out[8:-8, 8:-8], bic[8:-8, 8:-8])
+    assert here > 18, f"{mid} x{scale}: {here:.1f} dB from bicubic"  # anime models flatten photo texture: ~20 dB
+    for dy, dx in ((1, 0), (0, 1), (-1, 0), (0, -1)):  # aligned: any one-pixel shift fits worse
+        assert psnr_y(np.roll(out, (dy, dx), (0, 1))[8:-8, 8:-8], bic[8:-8, 8:-8]) < here

@@ -190,7 +190,7 @@ class NcnnZooMethod(TorchUpscaler):
         padded = _cugan_pad(image, pad, align)
         x_all = _to_input(padded)
         if not tiled:
-            return _to_uint8(torch.from_numpy(call(x_all, gaps)))[: h * scale, : w * scale]
+            return _to_uint8(torch.from_numpy(_cugan_residual(call(x_all, gaps), x_all, scale, pad)))[: h * scale, : w * scale]
         step = max(4, side // 4 * 4)  # tile origins on a multiple of 4: the U-Nets' stride-2 phases line up
         out = np.empty((h * scale, w * scale, 3), np.uint8)
         for y0 in range(0, h, step):
@@ -198,7 +198,8 @@ class NcnnZooMethod(TorchUpscaler):
                 th, tw = min(step, h - y0), min(step, w - x0)
                 th_a, tw_a = th + (-(th + 2 * pad)) % align, tw + (-(tw + 2 * pad)) % align
                 win = x_all[..., y0 : y0 + th_a + 2 * pad, x0 : x0 + tw_a + 2 * pad]
-                res = _to_uint8(torch.from_numpy(call(np.ascontiguousarray(win), gaps)))
+                win = np.ascontiguousarray(win)
+                res = _to_uint8(torch.from_numpy(_cugan_residual(call(win, gaps), win, scale, pad)))
                 out[y0 * scale : (y0 + th) * scale, x0 * scale : (x0 + tw) * scale] = res[: th * scale, : tw * scale]
         return out
 
@@ -227,8 +228,20 @@ class CuganWhole(nn.Module):
         h, w = x.shape[-2:]
         p = self.prepad
         eh, ew = (-(h + 2 * p)) % self.align, (-(w + 2 * p)) % self.align
-        y = self.graph(F.pad(x, (p, p + ew, p, p + eh), mode="reflect"))
-        return y[..., : h * self.scale, : w * self.scale]
+        y = self.graph(F.pad(x, (p, p + ew, p, p + eh), mode="reflect"))[..., : h * self.scale, : w * self.scale]
+        if self.scale == 4:  # the x4 graph ends before UpCunet4x's nearest-upsampled input residual
+            y = y + F.interpolate(x, scale_factor=4.0, mode="nearest")
+        return y
+
+
+def _cugan_residual(y: np.ndarray, x_padded: np.ndarray, scale: int, pad: int) -> np.ndarray:
+    """Finish a Real-CUGAN output: the x4 model's graph stops before its input residual (UpCunet4x adds the
+    nearest-upsampled input; realcugan-ncnn-vulkan does it in its post-processing), so add it here."""
+    if scale != 4:
+        return y
+    oh, ow = y.shape[-2] // 4, y.shape[-1] // 4
+    x = x_padded[..., pad : pad + oh, pad : pad + ow]
+    return y + np.repeat(np.repeat(x, 4, axis=-2), 4, axis=-1)
 
 
 def _cugan_pad(image: np.ndarray, pad: int, align: int) -> np.ndarray:
