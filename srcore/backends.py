@@ -172,11 +172,6 @@ def _effective() -> tuple[str, bool]:
     return _current.get() or _env_default(os.environ.get(ENV, "torch"))
 
 
-def picked_by_auto() -> bool:
-    """Whether the backend in effect was chosen by ``auto`` (methods with a faster engine of their own may use it)."""
-    return _effective()[1]
-
-
 def current() -> str:
     """The concrete backend network calls use right now."""
     return _effective()[0]

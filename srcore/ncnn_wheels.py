@@ -7,7 +7,7 @@ it). Every file is pinned by SHA-256 for the pinned wheel version, like every ot
 a changed file is refused with the reason, never run.
 
 The ``ncnn`` package itself (CPU, Vulkan off) runs the same files: the reference our torch conversion is held
-to, and a backend of its own for these methods (``--backend ncnn``; ``auto`` picks it for them, measured fastest).
+to, and a backend of its own for these methods (``--backend ncnn``; ``auto`` prefers OpenVINO, measured faster here).
 """
 
 from __future__ import annotations
@@ -210,10 +210,6 @@ class NcnnNet:
             if ret != 0:
                 raise RuntimeError(f"ncnn inference failed (code {ret})")
             return np.array(out, copy=True)[None]
-
-
-def ncnn_installed() -> bool:
-    return importlib.util.find_spec("ncnn") is not None
 
 
 def describe(file: NcnnFile) -> dict[str, Any]:
