@@ -47,8 +47,9 @@ def ui_args(methods: list[str]) -> list[Any]:
     """The ``/compare_ui`` inputs that are not session state, in the order the tab wires them."""
     plain = [m.partition("@")[0] for m in methods]
     alphas = sorted({f"{float(m.partition('@')[2]):g}" for m in methods if "@" in m})  # none: each GAN at its default α
-    # scale, methods, strengths, mode, degradation, JPEG quality, seed, backend (server default), file model, crop side, zoom
-    return [4, list(dict.fromkeys(plain)), alphas, "reference", "bicubic", 50, 0, "", "", 64, 4]
+    # scale, methods, strengths, mode, degradation, JPEG quality, seed, backend (server default), file model, crop side, zoom,
+    # TTA off, output scale blank (the maps' open flag and the session are state, not inputs)
+    return [4, list(dict.fromkeys(plain)), alphas, "reference", "bicubic", 50, 0, "", "", 64, 4, False, None]
 
 
 def table_rows(table_html: str) -> list[dict[str, str]]:

@@ -81,9 +81,16 @@ def head_maps(feats0: list[np.ndarray], feats1: list[np.ndarray], heads: list[np
     """Per-layer (h, w) float32 distance maps: ``lin((f0 - f1)^2)``, as ``lpips.LPIPS.forward`` before its mean."""
     maps = []
     for a, b, w in zip(feats0, feats1, heads, strict=True):
-        d = np.subtract(a, b, dtype=np.float32)
-        np.multiply(d, d, out=d)
-        maps.append((w @ d.reshape(d.shape[0], -1)).reshape(d.shape[1:]))
+        c, h, wd = a.shape
+        out = np.empty((h, wd), dtype=np.float32)
+        # in bands of rows (~1 M values): small temporaries stay in cache and out of the allocator's way
+        # (a whole-layer difference is ~17 MB at 512², and a server scoring many images fragments on those)
+        rows = max(1, (1 << 20) // max(1, c * wd))
+        for r in range(0, h, rows):
+            d = np.subtract(a[:, r : r + rows], b[:, r : r + rows], dtype=np.float32)
+            np.multiply(d, d, out=d)
+            out[r : r + rows] = (w @ d.reshape(c, -1)).reshape(-1, wd)
+        maps.append(out)
     return maps
 
 
