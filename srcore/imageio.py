@@ -155,8 +155,8 @@ def load_image(source: str | Path | bytes, name: str | None = None, pixel_limit:
 
 
 _NO_ALPHA_SUFFIXES = {".jpg", ".jpeg", ".bmp", ".ppm", ".pgm"}
-#: zlib level for written PNGs: 1 encodes a 1 Mpx output several times faster than Pillow's default 6 for
-#: files ~10-20 % larger - still lossless, and a result is written once and read a few times (issue 22).
+#: zlib level for written PNGs: 1 encodes a 1 Mpx output about 3x faster than Pillow's default 6 (0.13 vs 0.38 s
+#: for a blurred 1 Mpx photo here) for a file ~15 % larger - still lossless; a result is written once, read a few times.
 PNG_COMPRESS_LEVEL = 1
 
 
