@@ -180,7 +180,7 @@ class LPIPSMetric:
         self._device = str(device)
         self._build = build
         self._model: nn.Module | None = None
-        self._runner: lpips_runtime.FeatureRunner | None = None
+        self._runners: dict[tuple[bool, bool] | None, lpips_runtime.FeatureRunner] = {}
         self._lock = threading.Lock()
         self._ref_feats: OrderedDict[bytes, list[np.ndarray]] = OrderedDict()
         self._maps: OrderedDict[tuple[bytes, bytes], list[np.ndarray]] = OrderedDict()
@@ -246,23 +246,24 @@ class LPIPSMetric:
         t = torch.from_numpy(np.array(img, dtype=np.uint8, order="C", copy=True)).to(self.device)
         return t.permute(2, 0, 1)[None].float() / 127.5 - 1.0  # uint8 -> [-1, 1], as lpips.im2tensor
 
-    def _compiled(self) -> lpips_runtime.FeatureRunner | None:
-        """The compiled feature runner (exported/compiled on first use), or None on the torch runtime."""
+    def _compiled(self, shape: tuple[int, ...]) -> lpips_runtime.FeatureRunner | None:
+        """The compiled feature runner for images of ``shape`` (exported/compiled on first use), or None on torch."""
         if self.runtime == "torch":
             return None
+        parity = lpips_runtime.fused_parity(self.backend, self.net, shape)
         with self._lock:
-            if self._runner is None and self.runtime != "torch":
+            if parity not in self._runners and self.runtime != "torch":
                 try:
                     files = _weight_files(self.net, self.backend)
                     if files is None:
                         raise FileNotFoundError("weight files not found")
-                    path = lpips_runtime.graph_path(self.backend, self.net, files)
-                    lpips_runtime.ensure_graph(path, self._build or (lambda: self._model))
-                    self._runner = lpips_runtime.FeatureRunner(path, self.runtime)
+                    path = lpips_runtime.graph_path(self.backend, self.net, files, parity)
+                    lpips_runtime.ensure_graph(path, self._build or (lambda: self._model), parity)
+                    self._runners[parity] = lpips_runtime.FeatureRunner(path, self.runtime)
                 except Exception as exc:  # a runtime that cannot take the graph: the torch network still scores
                     self.runtime_note = f"{self.runtime} unavailable for LPIPS ({type(exc).__name__}: {str(exc)[:120]}); torch used"
                     self.runtime = "torch"
-            return self._runner
+            return self._runners.get(parity)
 
     def _maps_torch(self, output: np.ndarray, reference: np.ndarray) -> list[np.ndarray]:
         import torch
@@ -280,7 +281,7 @@ class LPIPSMetric:
             if key in self._maps:
                 self._maps.move_to_end(key)
                 return self._maps[key]
-        runner = self._compiled()
+        runner = self._compiled(output.shape[:2])
         if runner is None:
             maps = self._maps_torch(output, reference)
         else:

@@ -174,20 +174,72 @@ def _unit_channels(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     return x / (torch.sqrt(torch.sum(x * x, dim=1, keepdim=True)) + eps)
 
 
+class _FusedFirstLayer(nn.Module):
+    """ST-AlexNet's stride-1 11x11 convolution and the blur-downsample after it, as one 13x13 stride-2 convolution.
+
+    Why: that convolution is the most expensive layer of ST-LPIPS (it runs at full resolution), and
+    three quarters of its outputs are only blurred away. Both steps are linear, so inside the image
+    ``blur_ds(conv(x)) = conv(x, K * binomial, stride 2, zero pad 4)``: a third of the arithmetic. Only
+    the first and last output row and column see the blur's *reflected* padding of the convolution's
+    output; those are computed exactly as before, from thin strips. Which rows of the last strip the
+    reflection mixes depends on the side's parity, hence one graph per parity of H and W (:func:`export_features`).
+    """
+
+    def __init__(self, conv: nn.Conv2d, blur: _BlurDownsample, h_even: bool, w_even: bool) -> None:
+        super().__init__()
+        self.conv, self.blur, self.h_even, self.w_even = conv, blur, h_even, w_even
+        beta = blur.filt[:1].double()  # (1, 1, 3, 3), symmetric
+        k = conv.weight.detach().double()
+        k13 = F.conv2d(F.pad(k.reshape(-1, 1, *k.shape[2:]), (2, 2, 2, 2)), beta).reshape(k.shape[0], k.shape[1], 13, 13)
+        self.register_buffer("k13", k13.float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = F.conv2d(x, self.k13, self.conv.bias, stride=2, padding=4)
+        # exact border rows: conv on the first 11 / last 12 input rows (its zero padding as in the full image)
+        # (the last 12 input rows give the last 4 conv rows; even side: its last output row blurs rows
+        # n-2, n-1, n-2 = row 2 of the strip's own blur; odd: n-1, n-2, n-3 = row 1 of the last 3 rows' blur)
+        top = self.blur(self.conv(x[:, :, :11])[:, :, :3])[:, :, :1]
+        tail = self.conv(x[:, :, -12:])
+        bottom = self.blur(tail[:, :, 2:])[:, :, 2:3] if self.h_even else self.blur(tail[:, :, 3:])[:, :, 1:2]
+        z = torch.cat([top, z[:, :, 1:-1], bottom], dim=2)
+        left = self.blur(self.conv(x[:, :, :, :11])[:, :, :, :3])[:, :, :, :1]
+        tail = self.conv(x[:, :, :, -12:])
+        right = self.blur(tail[:, :, :, 2:])[:, :, :, 2:3] if self.w_even else self.blur(tail[:, :, :, 3:])[:, :, :, 1:2]
+        return torch.cat([left, z[:, :, :, 1:-1], right], dim=3)
+
+
+def fusable(model: nn.Module) -> bool:
+    """Whether ``model`` is the ST-AlexNet whose first layer :class:`_FusedFirstLayer` replaces in the graph."""
+    net = getattr(model, "net", None)
+    first = getattr(getattr(net, "slice1", None), "0", None)
+    return isinstance(net, _STBackbone) and isinstance(first, nn.Conv2d) and first.kernel_size == (11, 11)
+
+
 class FeatureNet(nn.Module):
     """Image in [-1, 1] (N, 3, H, W) -> the five unit-normalised feature maps: what the runtime graph computes.
 
     The distance head (squared difference, 1x1 linear layer) stays outside the graph, so the features
-    of a reference image can be computed once and compared with every method's output.
+    of a reference image can be computed once and compared with every method's output. ``parity``
+    ``(H even, W even)`` fuses ST-AlexNet's first layer (:class:`_FusedFirstLayer`) for images of that parity.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, parity: tuple[bool, bool] | None = None) -> None:
         super().__init__()
         self.scaling_layer = model.scaling_layer
         self.net = model.net
+        self.fused = None
+        if parity is not None and fusable(model):
+            s1 = model.net.slice1
+            self.fused = _FusedFirstLayer(getattr(s1, "0"), getattr(s1, "1"), *parity)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(_unit_channels(f) for f in self.net(self.scaling_layer(x)))
+        x = self.scaling_layer(x)
+        if self.fused is None:
+            return tuple(_unit_channels(f) for f in self.net(x))
+        feats = [F.relu(self.fused(x))]
+        for k in range(2, 6):
+            feats.append(getattr(self.net, f"slice{k}")(feats[-1]))
+        return tuple(_unit_channels(f) for f in feats)
 
 
 def lin_weights(model: nn.Module) -> list[np.ndarray]:
@@ -195,7 +247,7 @@ def lin_weights(model: nn.Module) -> list[np.ndarray]:
     return [lin.model[-1].weight.detach().float().cpu().numpy().reshape(-1).copy() for lin in model.lins]
 
 
-def export_features(model: nn.Module, onnx_path: Path, opset: int = 17) -> None:
+def export_features(model: nn.Module, onnx_path: Path, opset: int = 17, parity: tuple[bool, bool] | None = None) -> None:
     """Write :class:`FeatureNet` of ``model`` as ONNX (dynamic N/H/W) and its heads as ``.npz`` beside it.
 
     Written to temporary names and renamed (heads first, graph last): a reader that finds the
@@ -208,12 +260,13 @@ def export_features(model: nn.Module, onnx_path: Path, opset: int = 17) -> None:
     fd, tmp_heads = tempfile.mkstemp(dir=onnx_path.parent, prefix=".lpips-", suffix=".npz")
     os.close(fd)
     try:
-        net = FeatureNet(model.cpu().float()).eval()
+        net = FeatureNet(model.cpu().float(), parity).eval()
+        side = (64 if not parity or parity[0] else 65, 64 if not parity or parity[1] else 65)
         names = [f"f{k}" for k in range(5)]
         axes = {"x": {0: "n", 2: "h", 3: "w"}, **{n: {0: "n", 2: f"h{k}", 3: f"w{k}"} for k, n in enumerate(names)}}
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(net, (torch.rand(1, 3, 64, 64) * 2 - 1,), tmp_graph, dynamo=False, opset_version=opset,
+            torch.onnx.export(net, (torch.rand(1, 3, *side) * 2 - 1,), tmp_graph, dynamo=False, opset_version=opset,
                               input_names=["x"], output_names=names, dynamic_axes=axes)
         with open(tmp_heads, "wb") as f:
             np.savez(f, *lin_weights(model))

@@ -35,7 +35,7 @@ import numpy as np
 from srcore.paths import cache_dir
 
 #: Bump when :class:`srcore.lpips_nets.FeatureNet` or the export changes: old cached graphs are then ignored.
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
 #: What ``runtime=`` / ``$SRCORE_LPIPS_RUNTIME`` accept; ``auto`` = OpenVINO, else onnxruntime, else torch.
 RUNTIMES = ("auto", "torch", "openvino", "onnxruntime")
 ENV = "SRCORE_LPIPS_RUNTIME"
@@ -59,14 +59,21 @@ def resolve_runtime(runtime: str | None) -> str:
     return name
 
 
-def graph_path(backend: str, net: str, weight_files: list[Path]) -> Path:
-    """Where the ONNX graph of this LPIPS network lives in the user cache (it may not exist yet)."""
+def fused_parity(backend: str, net: str, shape: tuple[int, ...]) -> tuple[bool, bool] | None:
+    """``(H even, W even)`` for ST-AlexNet, whose graph fuses its first layer per parity
+    (:class:`srcore.lpips_nets._FusedFirstLayer`); None for the networks with one graph for every size."""
+    return (shape[0] % 2 == 0, shape[1] % 2 == 0) if (backend, net) == ("st", "alex") else None
+
+
+def graph_path(backend: str, net: str, weight_files: list[Path], parity: tuple[bool, bool] | None = None) -> Path:
+    """Where the ONNX graph of this LPIPS network (for this parity) lives in the user cache (it may not exist yet)."""
     stats = []
     for p in weight_files:
         st = p.stat()
         stats.append([p.name, st.st_size, st.st_mtime_ns])
     key = hashlib.sha256(json.dumps([GRAPH_VERSION, backend, net, stats]).encode()).hexdigest()[:16]
-    return cache_dir() / "lpips" / f"{backend}-{net}-g{GRAPH_VERSION}-{key}.onnx"
+    tag = "" if parity is None else f"-{'e' if parity[0] else 'o'}{'e' if parity[1] else 'o'}"
+    return cache_dir() / "lpips" / f"{backend}-{net}-g{GRAPH_VERSION}-{key}{tag}.onnx"
 
 
 def _threads() -> int:
@@ -157,7 +164,7 @@ class FeatureRunner:
             return head_maps(self._run(x), ref_feats, self.heads)
 
 
-def ensure_graph(onnx_path: Path, build_model: Callable[[], object]) -> None:
+def ensure_graph(onnx_path: Path, build_model: Callable[[], object], parity: tuple[bool, bool] | None = None) -> None:
     """Export the feature graph to ``onnx_path`` unless it is cached there already (imports torch only then)."""
     if onnx_path.is_file() and onnx_path.with_suffix(".npz").is_file():
         return
@@ -165,4 +172,4 @@ def ensure_graph(onnx_path: Path, build_model: Callable[[], object]) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        export_features(build_model(), onnx_path)  # type: ignore[arg-type]
+        export_features(build_model(), onnx_path, parity=parity)  # type: ignore[arg-type]

@@ -91,8 +91,8 @@ class _CountingRun:
 def test_lpips_map_and_reference_reuse_the_forward_passes() -> None:
     out, ref = _pair(144)
     metric = get_lpips("alex", "st", "cpu", runtime="openvino")
-    metric(out[:32, :32], ref[:32, :32])  # compiled now
-    runner = metric._compiled()
+    metric(out[:32, :32], ref[:32, :32])  # compiled now (same parity of H and W as 144 x 144)
+    runner = metric._compiled(out.shape[:2])
     assert runner is not None
     counter = _CountingRun(runner._run)
     runner._run = counter
@@ -150,3 +150,19 @@ def test_torch_network_graph_cached_on_disk(tmp_path: Path) -> None:
             assert files[0].stat().st_mtime_ns == stamp  # read, not written again
         outs.append(cv2.imread(str(out)))
     assert np.array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("h,w", [(21, 22), (64, 64), (65, 64), (64, 67), (97, 130)])
+def test_fused_first_layer_equals_conv_then_blur(h: int, w: int) -> None:
+    """ST-AlexNet's first layer in the graph (one 13x13 stride-2 conv, exact borders) gives the unfused features."""
+    import torch
+
+    from srcore.lpips import _build_st
+    from srcore.lpips_nets import FeatureNet
+
+    model = _build_st("alex").eval()
+    x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(h * w)) * 2 - 1
+    with torch.no_grad():
+        plain, fused = FeatureNet(model)(x), FeatureNet(model, (h % 2 == 0, w % 2 == 0))(x)
+    for a, b in zip(plain, fused, strict=True):
+        assert a.shape == b.shape and float((a - b).abs().max()) < 1e-5
