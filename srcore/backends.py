@@ -233,6 +233,9 @@ def _module_key(module: Any) -> str:
         except (OSError, TypeError):
             h.update(b"?")
     h.update(Path(inspect.getsourcefile(onnx_bytes) or "").read_bytes())
+    # a graph defined by data, not code (an ncnn .param read by srcore.models.ncnn_graph): that data too --
+    # realesr-animevideov3 x2 and x3 share every weight and differ only in their last layer's factor
+    h.update(str(getattr(net, "graph_signature", "")).encode())
     for name, t in net.state_dict().items():
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
         h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())

@@ -139,8 +139,8 @@ class NcnnZooMethod(TorchUpscaler):
         return self._get(key, lambda: CuganWhole(g, scale, self.prepad[scale]))
 
     def _engine(self) -> str:
-        # ``auto`` keeps the general order (OpenVINO first): measured here 2.9 s vs ncnn's 10.0 s for x4plus on 64^2,
-        # 0.16 vs 0.64 s for realcugan x2 (README "Speed"); ncnn runs only when asked for, as the reference runtime.
+        # ``auto`` keeps the general order (OpenVINO first): it measured fastest for these too, ncnn the slowest
+        # (docs/speed_reference_x4.json, README "Reference models"); ncnn runs only when asked for, as the reference.
         return current_backend()
 
     # -- running ------------------------------------------------------------------------------
@@ -222,6 +222,10 @@ class CuganWhole(nn.Module):
         super().__init__()
         self.graph, self.scale, self.prepad = graph, scale, prepad
         self.align = 4 if scale == 3 else 2
+
+    @property
+    def graph_signature(self) -> str:
+        return f"cugan x{self.scale} prepad {self.prepad}|{self.graph.graph_signature}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]

@@ -211,6 +211,12 @@ class NcnnGraph(nn.Module):
                 mods[_key(layer.name)] = prelu
         self.mods = nn.ModuleDict(mods)
 
+    @property
+    def graph_signature(self) -> str:
+        """The layers as read (types, wiring, parameters): part of the on-disk export cache key, since two files
+        can share every weight and differ only in a layer's parameters."""
+        return repr([(layer.type, layer.bottoms, layer.tops, sorted(layer.params.items())) for layer in self.layers])
+
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -312,9 +318,11 @@ class NcnnGraph(nn.Module):
                 corners = bool(p.get(6, 0)) if mode != "nearest" else None
                 if oh and ow:
                     y = F.interpolate(a, size=(oh, ow), mode=mode, align_corners=corners)
-                else:  # by factor, so an exported graph keeps dynamic sizes; sampling at in/out like ncnn
+                else:  # by factor, so an exported graph keeps dynamic sizes (ONNX Resize 'scales'; recomputing the
+                    # factor from sizes would freeze the export's dummy shape). Same sampling as ncnn's in/out whenever
+                    # size x factor is whole, as in these files (4h x 0.75, 4h x 0.5).
                     y = F.interpolate(a, scale_factor=(float(p.get(1, 1.0)), float(p.get(2, 1.0))), mode=mode,
-                                      align_corners=corners, recompute_scale_factor=True)
+                                      align_corners=corners)
             elif t == "PixelShuffle":
                 y = F.pixel_shuffle(a, int(p.get(0, 1)))
             else:  # parse_param refuses anything else
