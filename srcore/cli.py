@@ -59,6 +59,18 @@ def _options(args: argparse.Namespace, ids: list[str]) -> dict[str, dict[str, An
     return {i: dict(opts) for i in ids} if opts else {}
 
 
+def _add_run_args(s: argparse.ArgumentParser, degrade_what: str, outscale: bool) -> None:
+    """The flags every command that runs methods shares (compare, bench, video): one definition, one help text."""
+    s.add_argument("--tile", type=int, default=None)
+    s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
+    _add_cugan_args(s)
+    _add_degrade_args(s, degrade_what)
+    _add_backend_arg(s)
+    _add_tta_arg(s)
+    if outscale:
+        _add_outscale_args(s)
+
+
 def _add_cugan_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--denoise", type=int, choices=[-1, 0, 1, 2, 3], default=None,
                    help="realcugan: denoise level, -1 conservative (default), 0 none, 1-3 stronger (x3/x4 and pro: -1, 0, 3)")
@@ -451,13 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--crop-size", type=int, default=64, help="crop side in output pixels")
     s.add_argument("--zoom", type=int, default=4, help="nearest-neighbour enlargement of the crops")
     s.add_argument("--no-lpips", action="store_true", help="skip LPIPS")
-    s.add_argument("--tile", type=int, default=None)
-    s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
-    _add_cugan_args(s)
-    _add_degrade_args(s, "the input (reference mode)")
-    _add_backend_arg(s)
-    _add_tta_arg(s)
-    _add_outscale_args(s)
+    _add_run_args(s, "the input (reference mode)", outscale=True)
     s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("bench", parents=[common], help="benchmark methods on a dataset folder")
@@ -468,12 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, help="use only the first N images")
     s.add_argument("--no-lpips", action="store_true")
     s.add_argument("--lpips-net", choices=["alex", "vgg"], default="alex", help="LPIPS backbone (default alex)")
-    s.add_argument("--tile", type=int, default=None)
-    s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
-    _add_cugan_args(s)
-    _add_degrade_args(s, "HR images (folders with LR/ keep their LR unless jpeg/realistic)")
-    _add_backend_arg(s)
-    _add_tta_arg(s)
+    _add_run_args(s, "HR images (folders with LR/ keep their LR unless jpeg/realistic)", outscale=False)
     _add_ray_args(s)
     s.set_defaults(func=cmd_bench)
 
@@ -500,13 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", help="reference mode: per-frame CSV here (default OUT_metrics.csv)")
     s.add_argument("--side-by-side", help="also write one clip with input, every method (and ground truth) side by side")
     s.add_argument("--no-lpips", action="store_true", help="skip LPIPS (reference mode)")
-    s.add_argument("--tile", type=int, default=None)
-    s.add_argument("--strength", type=float, default=None, help="srgan strength (0..1)")
-    _add_cugan_args(s)
-    _add_degrade_args(s, "each frame (reference mode)")
-    _add_backend_arg(s)
-    _add_tta_arg(s)
-    _add_outscale_args(s)
+    _add_run_args(s, "each frame (reference mode)", outscale=True)
     s.set_defaults(func=cmd_video)
 
     s = sub.add_parser("download", parents=[common], help="fetch model files (SHA-256 checked) into the cache")

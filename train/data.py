@@ -49,6 +49,17 @@ def read_rgb(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def augment(rng: np.random.Generator, lr: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same random flip / flip / transpose of an LR patch and its target: one of the 8 dihedral views."""
+    if rng.random() < 0.5:
+        lr, hr = lr[:, ::-1], hr[:, ::-1]
+    if rng.random() < 0.5:
+        lr, hr = lr[::-1], hr[::-1]
+    if rng.random() < 0.5:
+        lr, hr = lr.transpose(1, 0, 2), hr.transpose(1, 0, 2)
+    return lr, hr
+
+
 class PatchSampler:
     """Draws batches of (lr, hr) float tensors in [0, 1], NCHW.
 
@@ -120,13 +131,7 @@ class PatchSampler:
             lr_p = lr[y : y + lp, x : x + lp]
             if kind == "jpeg":
                 lr_p = jpeg_roundtrip(lr_p, int(self.rng.integers(TRAIN_JPEG_RANGE[0], TRAIN_JPEG_RANGE[1] + 1)))
-        if self.rng.random() < 0.5:
-            lr_p, hr_p = lr_p[:, ::-1], hr_p[:, ::-1]
-        if self.rng.random() < 0.5:
-            lr_p, hr_p = lr_p[::-1], hr_p[::-1]
-        if self.rng.random() < 0.5:
-            lr_p, hr_p = lr_p.transpose(1, 0, 2), hr_p.transpose(1, 0, 2)
-        return lr_p, hr_p
+        return augment(self.rng, lr_p, hr_p)
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         lrs, hrs = zip(*(self._one() for _ in range(size)), strict=False)
@@ -213,13 +218,7 @@ class ShardSampler:
         y = int(self.rng.integers(lr_full.shape[0] - lp + 1))
         x = int(self.rng.integers(lr_full.shape[1] - lp + 1))
         lr_p, tg_p = lr_full[y : y + lp, x : x + lp], tg_full[y * s : (y + lp) * s, x * s : (x + lp) * s]
-        if self.rng.random() < 0.5:
-            lr_p, tg_p = lr_p[:, ::-1], tg_p[:, ::-1]
-        if self.rng.random() < 0.5:
-            lr_p, tg_p = lr_p[::-1], tg_p[::-1]
-        if self.rng.random() < 0.5:
-            lr_p, tg_p = lr_p.transpose(1, 0, 2), tg_p.transpose(1, 0, 2)
-        return lr_p, tg_p
+        return augment(self.rng, lr_p, tg_p)
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         self._calls += 1

@@ -152,6 +152,16 @@ def _activation(x: torch.Tensor, kind: int, params: list[float]) -> torch.Tensor
     raise ModelFileError(f"activation type {kind} is not supported")
 
 
+def _geometry(p: dict[int, Any]) -> tuple[tuple[int, int, int, int], tuple[int, int], tuple[int, int]]:
+    """(left, right, top, bottom) pads, (h, w) stride and dilation of a (de)convolution, with ncnn's defaults:
+    a missing height value repeats the width one, missing right/bottom pads repeat left/top."""
+    pl = int(p.get(4, 0))
+    pt, pr = int(p.get(14, pl)), int(p.get(15, pl))
+    pb = int(p.get(16, pt))
+    sw, dw = int(p.get(3, 1)), int(p.get(2, 1))
+    return (pl, pr, pt, pb), (int(p.get(13, sw)), sw), (int(p.get(12, dw)), dw)
+
+
 def _key(name: str) -> str:
     return "l_" + "".join(c if c.isalnum() else "_" for c in name)
 
@@ -236,30 +246,18 @@ class NcnnGraph(nn.Module):
             a = ins[0]
             if t == "Convolution":
                 conv = self.mods[_key(layer.name)]
-                pl = int(p.get(4, 0))
-                pt, pr = int(p.get(14, pl)), int(p.get(15, pl))
-                pb = int(p.get(16, pt))
-                sw = int(p.get(3, 1))
-                sh = int(p.get(13, sw))
-                dw = int(p.get(2, 1))
-                dh = int(p.get(12, dw))
+                (pl, pr, pt, pb), stride, dilation = _geometry(p)
                 if pl < 0 or pt < 0:
                     raise ModelFileError(f"{layer.name}: 'same' padding is not supported")
                 if pl or pt or pr or pb:
                     a = F.pad(a, (pl, pr, pt, pb))
-                y = F.conv2d(a, conv.weight, conv.bias, stride=(sh, sw), dilation=(dh, dw))
+                y = F.conv2d(a, conv.weight, conv.bias, stride=stride, dilation=dilation)
                 y = _activation(y, int(p.get(9, 0)), p.get(10, []))
             elif t == "Deconvolution":
                 deconv = self.mods[_key(layer.name)]
-                sw = int(p.get(3, 1))
-                sh = int(p.get(13, sw))
-                dw = int(p.get(2, 1))
-                dh = int(p.get(12, dw))
-                y = F.conv_transpose2d(a, deconv.weight, deconv.bias, stride=(sh, sw), dilation=(dh, dw))
-                pl = int(p.get(4, 0))
-                pt, pr = int(p.get(14, pl)), int(p.get(15, pl))
-                pb = int(p.get(16, pt))
-                y = y[..., pt : y.shape[-2] - pb, pl : y.shape[-1] - pr]
+                (pl, pr, pt, pb), stride, dilation = _geometry(p)
+                y = F.conv_transpose2d(a, deconv.weight, deconv.bias, stride=stride, dilation=dilation)
+                y = y[..., pt : y.shape[-2] - pb, pl : y.shape[-1] - pr]  # ncnn's deconvolution pads crop the output
                 y = _activation(y, int(p.get(9, 0)), p.get(10, []))
             elif t == "InnerProduct":
                 fc = self.mods[_key(layer.name)]
