@@ -270,3 +270,27 @@ def test_srgan_export_and_strength_dial(tiny_data: Path, tmp_path: Path, monkeyp
     assert np.array_equal(outs[0.0], ref(load_state_dict(init)))
     assert np.array_equal(outs[1.0], ref(load_checkpoint(run / "last.pt")["model"]))
     assert 0 < np.abs(outs[0.5] - outs[0.0]).mean() < np.abs(outs[1.0] - outs[0.0]).mean()
+
+
+def test_distillation_shards_resume_and_train_a_student(tiny_data: Path, tmp_path: Path) -> None:
+    """train.distill_data makes teacher shards (resumable, same data as in one go); train.sr --pairs learns from them."""
+    from train.distill_data import main as make
+
+    pairs = tmp_path / "pairs"
+    args = ["--data", str(tiny_data), "--out", str(pairs), "--teacher", "realesr-animevideov3", "--backend", "torch",
+            "--patches", "6", "--shard", "3", "--lr-patch", "16", "--degrade", "jpeg", "--clean-share", "0.5", "--jpeg-share", "0"]
+    make(args)
+    first = np.load(pairs / "shard_00001.npz")
+    assert first["lr"].shape == (3, 16, 16, 3) and first["teacher"].shape == (3, 64, 64, 3) and first["hr"].shape == (3, 64, 64, 3)
+    teacher = first["teacher"].copy()
+    (pairs / "shard_00001.npz").unlink()
+    make(args)  # resumes: only the missing shard is made, from its own seed -- the same patches
+    assert np.array_equal(np.load(pairs / "shard_00001.npz")["teacher"], teacher)
+    assert not list(pairs.glob("*.partial*"))
+    out = tmp_path / "student"
+    train(["--arch", "edsr", "--scale", "4", "--model-config", '{"n_blocks": 2, "n_feats": 16}', "--pairs", str(pairs),
+           "--data", str(tiny_data), "--out", str(out), "--iters", "4", "--batch", "2", "--patch", "48", "--warmup", "1",
+           "--ckpt-every", "2", "--log-every", "1", "--val-every", "1000", "--device", "cpu"])
+    log = (out / "train.log").read_text()
+    assert "distillation: 6 teacher pairs" in log and load_checkpoint(out / "last.pt")["step"] == 4
+    assert teacher.dtype == np.uint8
