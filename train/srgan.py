@@ -54,7 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--content", choices=CONTENT_CHOICES, default="st-vgg16")
     p.add_argument("--content-weight", type=float, default=1.0)
     p.add_argument("--adv-weight", type=float, default=1e-3)
-    p.add_argument("--pixel-weight", type=float, default=1e-2, help="L1 pixel term (keeps colours and PSNR anchored)")
+    p.add_argument("--pixel-weight", type=float, default=1e-2, help="pixel term (keeps colours and PSNR anchored)")
+    p.add_argument("--pixel-loss", choices=["l1", "mse"], default="l1",
+                   help="the pixel term: l1 (default), or mse -- with a VGG content loss, seed 003's 'Per-Pix' combination")
     p.add_argument("--chroma-weight", type=float, default=25.0,
                    help="L1 on the Cb/Cr planes: stops the GAN painting colour speckle (0 = off)")
     p.add_argument("--phase-weight", type=float, default=100.0,
@@ -183,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
                 d_fake = d_train(sr).float()
                 d_real = d_train(hr_b).float().detach()
             _, adv = adversarial_losses(d_real, d_fake, args.gan)
-            pix = nn.functional.l1_loss(sr, hr_b) * args.pixel_weight
+            pixel_fn = nn.functional.mse_loss if args.pixel_loss == "mse" else nn.functional.l1_loss
+            pix = pixel_fn(sr, hr_b) * args.pixel_weight
             chroma = chroma_l1(sr, hr_b) * args.chroma_weight if args.chroma_weight else torch.zeros((), device=rt.device)
             phase = phase_bias_l1(sr, hr_b) * args.phase_weight if args.phase_weight else torch.zeros((), device=rt.device)
             g_loss = c_loss.float() + adv * args.adv_weight + pix + chroma + phase
