@@ -9,7 +9,6 @@ test run never writes into the tree (``benchmarks/screenshots.py`` makes the REA
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -45,11 +44,9 @@ ZOOM_JS = """(zoom) => Array.from(document.querySelectorAll('#crops img')).map(
 
 
 def _screenshots() -> Any:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import screenshots  # the README script: one browser set-up and one way to pick methods
-    finally:
-        sys.path.pop(0)
+    """The README's screenshot script: one browser set-up and one way to pick methods."""
+    from benchmarks import screenshots
+
     return screenshots
 
 

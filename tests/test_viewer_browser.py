@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,9 @@ CANVAS_JS = "(el) => el.querySelector('canvas').toDataURL('image/png')"  # lossl
 
 
 def _shots() -> Any:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import screenshots
-    finally:
-        sys.path.pop(0)
+    """The README's screenshot script: one browser set-up and one way to pick methods."""
+    from benchmarks import screenshots
+
     return screenshots
 
 
