@@ -26,7 +26,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),
 ]
 
-REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 120_000
 #: Elements whose text must never be cut: crop/map captions and every table cell.
 CLIPPED_JS = """() => {

@@ -25,7 +25,6 @@ from srcore.imageio import save_image
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
-REPO = Path(__file__).resolve().parents[1]
 METHODS = ["nearest", "bilinear", "bicubic", "lanczos", "espcn"]
 #: the canvas region as drawn (device px) and the output pixels it shows: (sx0, sy0, sw, sh, dx, dy, dw, dh)
 REGION_JS = "(el) => { const r = el.region(); return [r.sx0, r.sy0, r.sw, r.sh, r.dx, r.dy, r.dw, r.dh]; }"
