@@ -18,6 +18,7 @@ Real-CUGAN needs two rules of its own, reproduced from realcugan-ncnn-vulkan:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,8 +266,7 @@ def _gap_image(image: np.ndarray) -> np.ndarray:
 
 
 def load_reference_card(name: str) -> dict[str, Any] | None:
-    import json
-
+    """A reference model's card (``assets/reference/<name>.json``), or None before ``benchmarks/reference_cards.py`` ran."""
     path = REFERENCE_CARDS / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
