@@ -185,27 +185,21 @@ class NcnnGraph(nn.Module):
         for layer in self.layers:
             w = weights.get(f"{layer.name}.weight")
             b = weights.get(f"{layer.name}.bias")
-            if layer.type == "Convolution":
+            if layer.type in ("Convolution", "Deconvolution"):
                 out_c, kw = int(layer.get(0)), int(layer.get(1))
                 kh = int(layer.get(11, kw))
                 assert w is not None
                 in_c = w.size // (out_c * kh * kw)
-                conv = nn.Conv2d(in_c, out_c, (kh, kw), bias=b is not None)
-                conv.weight.data = torch.from_numpy(w.reshape(out_c, in_c, kh, kw))
+                kernel = w.reshape(out_c, in_c, kh, kw)  # ncnn stores both kinds output-channel major
+                if layer.type == "Convolution":
+                    conv: nn.Module = nn.Conv2d(in_c, out_c, (kh, kw), bias=b is not None)
+                else:  # torch wants a transposed convolution's weights input-channel major
+                    conv = nn.ConvTranspose2d(in_c, out_c, (kh, kw), bias=b is not None)
+                    kernel = kernel.transpose(1, 0, 2, 3).copy()
+                conv.weight.data = torch.from_numpy(kernel)
                 if b is not None:
                     conv.bias.data = torch.from_numpy(b)
                 mods[_key(layer.name)] = conv
-            elif layer.type == "Deconvolution":
-                out_c, kw = int(layer.get(0)), int(layer.get(1))
-                kh = int(layer.get(11, kw))
-                assert w is not None
-                in_c = w.size // (out_c * kh * kw)
-                deconv = nn.ConvTranspose2d(in_c, out_c, (kh, kw), bias=b is not None)
-                # ncnn stores deconvolution weights output-channel major; torch wants input-channel major
-                deconv.weight.data = torch.from_numpy(w.reshape(out_c, in_c, kh, kw).transpose(1, 0, 2, 3).copy())
-                if b is not None:
-                    deconv.bias.data = torch.from_numpy(b)
-                mods[_key(layer.name)] = deconv
             elif layer.type == "InnerProduct":
                 out_c = int(layer.get(0))
                 assert w is not None
