@@ -310,3 +310,42 @@ def test_srgan_pixel_loss_mse_is_the_squared_error(tiny_data: Path, tmp_path: Pa
     # step 3, the first generator step after the 2 warm-up steps of D, sees the same batch and generator in both
     # runs: errors in [0, 1] make the squared error smaller than the absolute one
     assert logs["l1"] and logs["mse"] and 0 < logs["mse"][0] < logs["l1"][0]
+
+
+def test_srgan_distills_with_unet_discriminator_and_keeps_its_counterpart(tiny_data: Path, tmp_path: Path) -> None:
+    """train.srgan --pairs --disc unet: learns from teacher shards, resumes exactly (spectral-norm state included),
+    and the exported dial's alpha = 0 is --counterpart, not the GAN --init the run started from."""
+    from safetensors.torch import save_file
+
+    from srcore.models import EDSR
+    from srcore.weights_io import load_state_dict
+    from train.distill_data import main as make
+    from train.export import export_srgan
+    from train.srgan import main as srgan_main
+
+    pairs = tmp_path / "pairs"
+    make(["--data", str(tiny_data), "--out", str(pairs), "--teacher", "realesr-animevideov3", "--backend", "torch",
+          "--patches", "4", "--shard", "2", "--lr-patch", "16", "--degrade", "jpeg", "--jpeg-share", "0"])
+    init = _tiny_generator(tmp_path)
+    torch.manual_seed(1)
+    counterpart = tmp_path / "psnr.safetensors"
+    save_file(EDSR(4, n_blocks=2, n_feats=16).state_dict(), str(counterpart))
+    extra = ["--pairs", str(pairs), "--disc", "unet", "--gan", "vanilla", "--counterpart", str(counterpart)]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    srgan_main(srgan_args(tiny_data, init, straight, 6) + extra)
+    srgan_main(srgan_args(tiny_data, init, split, 6) + extra + ["--stop-at", "3"])
+    srgan_main(srgan_args(tiny_data, init, split, 6) + extra + ["--resume"])
+    a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(split / "last.pt")
+    assert a["disc"] == "unet" and any(k.endswith("weight_u") for k in a["discriminator"])
+    for part in ("model", "discriminator"):
+        for k in a[part]:
+            torch.testing.assert_close(a[part][k], b[part][k], rtol=0, atol=1e-5)
+    assert "distillation: 4 teacher pairs" in (straight / "train.log").read_text()
+
+    card = json.loads(export_srgan(straight, tmp_path / "assets", which="last", bench_root=None).read_text())
+    psnr = load_state_dict(tmp_path / "assets" / card["file"].replace(".safetensors", "_psnr.safetensors"))
+    ref = load_state_dict(counterpart)
+    assert all(torch.equal(psnr[k], ref[k]) for k in ref)
+    t = card["training"]
+    assert "U-Net" in t["discriminator"] and t["distilled_from"]["teacher"] == "realesr-animevideov3"
+    assert t["distilled_from"]["patches"] == 4 and t["distilled_from"]["teacher_seconds"] > 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -203,9 +204,12 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         "batch": config.get("batch"), "hr_patch": config.get("patch"), "lr": config.get("lr"),
         "chroma_weight": config.get("chroma_weight", 0.0), "phase_weight": config.get("phase_weight", 0.0), "command": config.get("command"),
         "commands": run_commands(config), "exported_checkpoint": which,
-        "discriminator": "SRGAN paper's VGG-style D (8 conv blocks 64->512, BN, LeakyReLU, dense 1024 -> 1), width x" + str(config.get("d_width")),
+        "discriminator": _DISC_DESCRIPTIONS[config.get("disc", "vgg")] + f", width x{config.get('d_width')}",
+        "init_file": config.get("init"),
+        **({"distilled_from": _teacher_of(Path(config["pairs"])), "pairs_target": config.get("pairs_target")} if config.get("pairs") else {}),
     }
-    cards[psnr_name]["training"] = {"kind": "PSNR-trained generator SRGAN started from", "init_file": config.get("init")}
+    cards[psnr_name]["training"] = {"kind": "PSNR network the strength dial blends with (alpha = 0)",
+                                    "init_file": config.get("counterpart") or config.get("init")}
     if bench_root is not None and bench_root.is_dir():
         psnr_state, gan_state = ck["init_model"], ck["model"]
         by_strength = {}
@@ -223,6 +227,24 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
     for card_name, card in cards.items():
         atomic_write(to / f"{card_name}.json", json.dumps(card, indent=2) + "\n")
     return to / f"{name}.json"
+
+
+_DISC_DESCRIPTIONS = {
+    "vgg": "SRGAN paper's VGG-style D (8 conv blocks 64->512, BN, LeakyReLU, dense 1024 -> 1)",
+    "unet": "Real-ESRGAN's U-Net D with spectral norm (3 stride-2 convs down, bilinear up with skips, per-pixel logits)",
+}
+
+
+def _teacher_of(pairs: Path) -> dict:
+    """What the distillation shards say about their teacher (train.distill_data's meta.json)."""
+    meta_file = pairs / "meta.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    shards = sorted(pairs.glob("shard_*.npz"))
+    log_file = pairs / "log.txt"
+    seconds = [float(m) for m in re.findall(r"patches in ([0-9.]+) s", log_file.read_text())] if log_file.is_file() else []
+    return {"teacher_seconds": round(sum(seconds), 1),"teacher": meta.get("teacher"), "degrade": meta.get("degrade"), "clean_share": meta.get("clean_share"),
+            "jpeg_share": meta.get("jpeg_share"), "lr_patch": meta.get("lr_patch"), "shards": len(shards),
+            "patches": len(shards) * int(meta.get("shard", 0))}
 
 
 def _reuse_identical(path: Path) -> Path:

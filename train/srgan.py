@@ -6,6 +6,8 @@ CPU (this machine):
 GPU, several cards:
     torchrun --nproc_per_node=4 -m train.srgan --init assets/edsr_x4.safetensors ... --content vgg19
 Resume: the same command plus ``--resume`` (both networks, both optimisers, schedules, RNG, step).
+Distillation: ``--pairs DIR`` trains on ``train.distill_data`` shards, every loss (and D's "real") against
+the teacher's outputs; ``--disc unet`` is Real-ESRGAN's spectral-norm U-Net discriminator.
 
 The best checkpoint is chosen by validation LPIPS (ST-LPIPS-alex offline), while PSNR-Y and
 SSIM-Y are logged next to it so the perception-distortion trade-off stays visible.
@@ -39,8 +41,8 @@ from train.common import (
     start_run,
     teardown_runtime,
 )
-from train.data import PatchSampler, load_validation
-from train.discriminator import SRGANDiscriminator
+from train.data import PatchSampler, ShardSampler, load_validation
+from train.discriminator import DISCRIMINATORS
 from train.losses import CONTENT_CHOICES, adversarial_losses, build_content_loss, chroma_l1, phase_bias_l1
 from train.sr import lr_lambda
 
@@ -48,6 +50,9 @@ from train.sr import lr_lambda
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.srgan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--init", type=Path, required=True, help="PSNR-trained EDSR x4 generator (.safetensors or a train.sr run's .pt)")
+    p.add_argument("--counterpart", type=Path,
+                   help="the PSNR network the --strength dial blends with (default: --init); lets a run start from an "
+                        "earlier GAN while alpha = 0 stays that PSNR network exactly")
     p.add_argument("--iters", type=int, default=20000)
     p.add_argument("--lr", type=float, default=1e-4, help="generator learning rate")
     p.add_argument("--d-lr", type=float, default=1e-4, help="discriminator learning rate")
@@ -62,7 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--phase-weight", type=float, default=100.0,
                    help="L1 on the per-phase mean error of the 4x4 pixel-shuffle grid: keeps checkerboards out (0 = off)")
     p.add_argument("--gan", choices=["vanilla", "ragan"], default="ragan")
+    p.add_argument("--disc", choices=sorted(DISCRIMINATORS), default="vgg",
+                   help="vgg: SRGAN's global VGG-style D; unet: Real-ESRGAN's per-pixel U-Net D with spectral norm")
     p.add_argument("--d-width", type=int, default=64, help="discriminator base width (paper: 64)")
+    p.add_argument("--pairs", type=Path, help="train on train.distill_data shards (LR + a teacher's outputs) instead of "
+                   "degrading --data on the fly")
+    p.add_argument("--pairs-target", choices=["teacher", "hr"], default="teacher",
+                   help="with --pairs: the target of every loss and D's real images")
     p.add_argument("--d-warmup", type=int, default=200, help="steps training only D before G gets adversarial gradients")
     p.add_argument("--reset-best", action="store_true",
                    help="with --resume: choose best.pt afresh (when the resumed run changes the loss, old scores no longer compare)")
@@ -79,14 +90,18 @@ def load_generator_init(path: Path) -> dict[str, torch.Tensor]:
 
 @torch.inference_mode()
 def validate(g: nn.Module, pairs, lpips_fn, device: torch.device, lpips_vgg=None) -> dict[str, float]:
-    """PSNR-Y / SSIM-Y / LPIPS (the selection metric) and, when given, a second LPIPS on VGG to watch."""
+    """PSNR-Y / SSIM-Y / LPIPS (the selection metric), NIQE and, when given, a second LPIPS on VGG to watch.
+
+    NIQE is logged because LPIPS alone let the hatching of our first real-world GAN through: the two
+    disagree exactly where a texture is plausible to a network but not natural in its statistics.
+    """
     g.eval()
     fns = {"lpips": lpips_fn, **({"lpips_vgg": lpips_vgg} if lpips_vgg is not None else {})}
     scores = []
     for hr, lr in pairs:
         x = torch.from_numpy(np.array(lr)).permute(2, 0, 1)[None].float().div(255).to(device)
         sr = g(x).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().cpu().numpy()
-        scores.append(score(sr, 4, hr=hr, lpips_fns=fns, metrics=("psnr_y", "ssim_y", *fns)))
+        scores.append(score(sr, 4, hr=hr, lpips_fns=fns, metrics=("psnr_y", "ssim_y", "niqe", *fns)))
     g.train()
     return aggregate(scores).values  # type: ignore[return-value]
 
@@ -96,13 +111,14 @@ def main(argv: list[str] | None = None) -> None:
     rt, log = start_run(args)
 
     init_state = load_generator_init(args.init)
+    psnr_state = load_generator_init(args.counterpart) if args.counterpart else init_state
 
     g_cfg = edsr_config_from_state_dict(init_state)
     if g_cfg["scale"] != 4:
         raise SystemExit(f"{args.init} is an x{g_cfg['scale']} generator; SRGAN here is x4")
     g = EDSR(**g_cfg).to(rt.device)
     g.load_state_dict(init_state)
-    d = SRGANDiscriminator(args.d_width).to(rt.device)
+    d = DISCRIMINATORS[args.disc](args.d_width).to(rt.device)
     if args.channels_last:
         g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
     content = build_content_loss(args.content).to(rt.device)
@@ -111,8 +127,12 @@ def main(argv: list[str] | None = None) -> None:
     floor = args.lr_min / args.lr
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lr_lambda(0, args.iters, floor))
     sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lr_lambda(0, args.iters, floor))
-    sampler = PatchSampler(args.data, 4, args.patch, False, args.seed + 1000 * rt.rank,
-                           args.degrade, args.clean_share, args.jpeg_share, args.usm_target)
+    if args.pairs:
+        sampler = ShardSampler(args.pairs, 4, args.patch, args.seed + 1000 * rt.rank, args.pairs_target)
+        log.info(f"distillation: {sampler.size} {args.pairs_target} pairs in {args.pairs} (more are read as they appear)")
+    else:
+        sampler = PatchSampler(args.data, 4, args.patch, False, args.seed + 1000 * rt.rank,
+                               args.degrade, args.clean_share, args.jpeg_share, args.usm_target)
 
     step, best, clock_prev = 0, float("inf"), 0.0
     ckpt_path = args.out / "last.pt"
@@ -151,11 +171,11 @@ def main(argv: list[str] | None = None) -> None:
 
     def save(path: Path) -> None:
         atomic_save({
-            "model": g.state_dict(), "discriminator": d.state_dict(), "init_model": init_state,
+            "model": g.state_dict(), "discriminator": d.state_dict(), "init_model": psnr_state,
             "optimizer": opt_g.state_dict(), "optimizer_d": opt_d.state_dict(),
             "scheduler": sched_g.state_dict(), "scheduler_d": sched_d.state_dict(),
             "step": step, "best_lpips": best, "wall_time": clock.total(), "rng": rng_state(), "sampler": sampler.state(),
-            "arch": "edsr", "kind": "srgan", "scale": 4, "model_config": g.config, "device": str(rt.device),
+            "arch": "edsr", "kind": "srgan", "disc": args.disc, "scale": 4, "model_config": g.config, "device": str(rt.device),
             "data": [str(x) for x in args.data],
         }, path)
 
@@ -238,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
             m = validate(g, val_pairs, lpips_fn, rt.device, lpips_vgg)
             for k, v in m.items():
                 writer.add_scalar(f"val/{k}", v, step)
-            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} {lpips_fn.variant} {m['lpips']:.4f} "
+            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} NIQE {m['niqe']:.3f} {lpips_fn.variant} {m['lpips']:.4f} "
                      f"{lpips_vgg.variant} {m.get('lpips_vgg', float('nan')):.4f} (best {min(best, m['lpips']):.4f})")
             if m["lpips"] < best:
                 best = m["lpips"]
