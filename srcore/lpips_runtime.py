@@ -114,6 +114,8 @@ class FeatureRunner:
             self.heads = [z[f"arr_{k}"].astype(np.float32) for k in range(5)]
         self._lock = threading.Lock()
         self._run: Callable[[np.ndarray], list[np.ndarray]]
+        self._maps: Callable[[np.ndarray, list[np.ndarray]], list[np.ndarray]] = (
+            lambda x, ref_feats: head_maps(self._run(x), ref_feats, self.heads))
         if runtime == "openvino":
             import openvino as ov
 
@@ -122,8 +124,8 @@ class FeatureRunner:
             blobs.mkdir(parents=True, exist_ok=True)
             core.set_property({"CACHE_DIR": str(blobs)})
             # f32 explicitly: on AMX/BF16 CPUs OpenVINO would otherwise silently run in bf16.
-            compiled = core.compile_model(str(onnx_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-                                                                   "INFERENCE_NUM_THREADS": _threads()})
+            config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": _threads()}
+            compiled = core.compile_model(str(onnx_path), "CPU", config)
             req = compiled.create_infer_request()
             outs = list(compiled.outputs)
 
@@ -132,6 +134,15 @@ class FeatureRunner:
                 return [res[o][0] for o in outs]  # views into the request's buffers: valid until the next call
 
             self._run = run_ov
+            dist = core.compile_model(_distance_model(core.read_model(str(onnx_path)), self.heads), "CPU", config)
+            dist_req = dist.create_infer_request()
+            dist_outs = list(dist.outputs)
+
+            def maps_ov(x: np.ndarray, ref_feats: list[np.ndarray]) -> list[np.ndarray]:
+                res = dist_req.infer([x, *(f[None] for f in ref_feats)], share_inputs=True)
+                return [np.array(res[o][0, 0], copy=True) for o in dist_outs]
+
+            self._maps = maps_ov
         elif runtime == "onnxruntime":
             import onnxruntime as ort
 
@@ -161,7 +172,30 @@ class FeatureRunner:
         """Per-layer distance maps of ``img`` against features already computed (one pass, no copies)."""
         x = self._input(img)
         with self._lock:
-            return head_maps(self._run(x), ref_feats, self.heads)
+            return self._maps(x, ref_feats)
+
+
+def _distance_model(features: object, heads: list[np.ndarray]) -> object:
+    """The OpenVINO feature model extended by the distance head: (image, five reference feature maps) -> five maps.
+
+    Why: in numpy the head (difference, square, 1x1 weighting of up to 64 x 512 x 512 values at 1 Mpx)
+    cost as much as the network itself, on one core and through memory; inside the graph it is fused
+    with the last layer of each slice and runs on every core, and the output image's features never leave
+    the runtime. The arithmetic is :func:`head_maps`' (fp32; only the summation order of the 1x1 differs).
+    """
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    params = list(features.get_parameters())  # type: ignore[attr-defined]
+    results = []
+    for k, (res, w) in enumerate(zip(features.get_results(), heads, strict=True)):  # type: ignore[attr-defined]
+        out = res.input_value(0)  # the feature map itself: the old Result nodes are not part of the new model
+        ref = ops.parameter(ov.PartialShape([1, len(w), -1, -1]), ov.Type.f32, name=f"r{k}")
+        params.append(ref)
+        d = ops.subtract(out, ref)
+        weight = ops.constant(w.reshape(1, -1, 1, 1).astype(np.float32))
+        results.append(ops.result(ops.convolution(ops.multiply(d, d), weight, [1, 1], [0, 0], [0, 0], [1, 1])))
+    return ov.Model(results, params, "lpips_distance")
 
 
 def ensure_graph(onnx_path: Path, build_model: Callable[[], object], parity: tuple[bool, bool] | None = None) -> None:
