@@ -14,6 +14,7 @@ from app.messages import public_text
 from app.methods import method_label
 from srcore.compare import Comparison, MethodResult, Prepared, run_one
 from srcore.compare import lpips_for as lpips_for  # the tabs and the API take it from here; srcore has the one copy
+from srcore.heap import trim_heap
 from srcore.paths import model_dirs
 
 
@@ -42,12 +43,15 @@ def run_specs(
     ``id@α`` runs the method with its strength at α and keeps the spec as the result's id, so one
     comparison can hold several strengths; the label says α (a spec that did not parse keeps its text).
     """
-    for text in specs:
-        res = run_one(text, prep, lpips_fn, None, None, allow_files, model_dirs(), backend)
-        if res.label != res.method_id:
-            res.label = method_label(res.method_id, res.label)
-        if res.error:
-            res.error = public_text(res.error)
-        yield res
+    try:
+        for text in specs:
+            res = run_one(text, prep, lpips_fn, None, None, allow_files, model_dirs(), backend)
+            if res.label != res.method_id:
+                res.label = method_label(res.method_id, res.label)
+            if res.error:
+                res.error = public_text(res.error)
+            yield res
+    finally:
+        trim_heap()  # a long-running server: what this request freed goes back to the OS (srcore.heap)
 
 
