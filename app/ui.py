@@ -12,6 +12,7 @@ from app.api import CompareAPI
 from app.compare_tab import CompareTab
 from app.config import AppConfig
 from app.video_tab import VideoTab
+from srcore.heap import limit_arenas
 from srcore.paths import use_models_dir
 
 EXAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
@@ -82,9 +83,10 @@ def write_examples() -> Path | None:
 
 
 def configure_core(cfg: AppConfig) -> None:
-    """Point srcore at the operator's model folder (process-wide; the CLI's --models-dir set-up)."""
+    """Process-wide set-up: srcore's model folder (the CLI's --models-dir) and a server's malloc arenas (srcore.heap)."""
     if cfg.models_dir is not None:
         use_models_dir(cfg.models_dir)
+    limit_arenas()  # before Gradio's worker threads exist: their freed memory then does not ratchet RSS up
 
 
 def build_app(cfg: AppConfig | None = None) -> gr.Blocks:
