@@ -39,9 +39,9 @@ COL_PSNR = "PSNR-Y (dB) ↑"  # kept verbatim: API clients read this header
 COL_SSIM = "SSIM-Y ↑"
 COL_PER_IMAGE = "s / image ↓"
 #: Metric columns, in display order; which appear depends on the mode (upscale: the no-reference ones).
-TABLE_METRICS = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr")
-FORMATS = {"psnr_y": "{:.2f}", "ssim_y": "{:.4f}", "lpips": "{:.4f}", "gmsd": "{:.4f}", "niqe": "{:.2f}", "lr_psnr": "{:.2f}",
-           "seconds": "{:.3f}"}
+TABLE_METRICS = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "hatching", "lr_psnr")
+FORMATS = {"psnr_y": "{:.2f}", "ssim_y": "{:.4f}", "lpips": "{:.4f}", "gmsd": "{:.4f}", "niqe": "{:.2f}", "hatching": "{:.3f}",
+           "lr_psnr": "{:.2f}", "seconds": "{:.3f}"}
 _UNITS = {"psnr_y": " (dB)", "lr_psnr": " (dB)", "psnr_rgb": " (dB)"}
 
 

@@ -254,7 +254,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                   size=_output_size(args))
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
-    keys = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr") if args.mode == "reference" else ("niqe", "lr_psnr")
+    keys = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "hatching", "lr_psnr") if args.mode == "reference" else ("niqe", "hatching", "lr_psnr")
     cols = _metric_columns(keys, res.lpips_variant)
     rows = [[r["method"], *(_fmt(r[k], d) for k, _, d in cols), _fmt(r["seconds"], 3), r["output_size"] or "-",
              r["error"] or "; ".join(f"{k}: {why}" for k, why in r["reasons"].items() if k in keys and why != "no ground truth (upscale mode)")]

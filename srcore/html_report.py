@@ -31,10 +31,10 @@ from srcore.scoring import METRICS
 DATA = Path(__file__).resolve().parent / "data"
 #: How each metric is printed in the viewer's label and the export's table.
 FORMATS = {"psnr_y": "{:.2f}", "ssim_y": "{:.4f}", "psnr_rgb": "{:.2f}", "lpips": "{:.4f}", "gmsd": "{:.4f}", "niqe": "{:.2f}",
-           "lr_psnr": "{:.2f}"}
+           "hatching": "{:.3f}", "lr_psnr": "{:.2f}"}
 _UNITS = {"psnr_y": " dB", "lr_psnr": " dB", "psnr_rgb": " dB"}
 #: Metric keys shown per mode (upscale mode has no ground truth: the full-reference ones are absent).
-SHOWN = {"reference": ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr"), "upscale": ("niqe", "lr_psnr")}
+SHOWN = {"reference": ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "hatching", "lr_psnr"), "upscale": ("niqe", "hatching", "lr_psnr")}
 
 
 @dataclass
@@ -158,7 +158,7 @@ def metrics_table_html(report: dict[str, Any]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in ["Method", "id", *heads, "seconds ↓", "error"])
     conv = (f"PSNR-Y / SSIM-Y: {CONVENTION}; MATLAB-style bicubic LR; LPIPS: {html.escape(variant or 'not computed')}."
             if mode == "reference" else
-            "Upscale mode: no ground truth, so only the no-reference metrics (NIQE, LR-PSNR) are computed.")
+            "Upscale mode: no ground truth, so only the no-reference metrics (NIQE, Hatching, LR-PSNR) are computed.")
     return (f"<table class='srlab-table'><thead><tr>{th}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
             f"<p class='note'>↑ higher is better · ↓ lower is better. {conv}</p>")
 

@@ -9,8 +9,9 @@ instead of a missing key.
 Metrics (:data:`METRICS`; keys are the JSON keys):
 
 * full-reference (need the ground truth): ``psnr_y``, ``ssim_y``, ``psnr_rgb``, ``lpips``, ``gmsd``;
-* no-reference (work in upscale mode too): ``niqe`` (needs only the output) and ``lr_psnr`` (needs
-  the LR input the method was given).
+* no-reference (work in upscale mode too): ``niqe`` and ``hatching`` (need only the output; ``hatching``
+  is the share of grating-like fine detail a GAN can paint, which LPIPS misses: :mod:`srcore.hatching`)
+  and ``lr_psnr`` (needs the LR input the method was given).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from srcore.hatching import hatching_index
 from srcore.metrics import gmsd, lr_psnr, psnr_rgb, psnr_y, ssim_y
 from srcore.niqe import NIQEUndefinedError, niqe
 
@@ -55,6 +57,8 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("lpips", "LPIPS", "lower", True, "learned perceptual distance (variant labelled)"),
         MetricInfo("gmsd", "GMSD", "lower", True, "gradient magnitude similarity deviation (weight-free; rises with grain)"),
         MetricInfo("niqe", "NIQE", "lower", False, "no-reference naturalness (MATLAB NIQE, Y, scale px shaved)"),
+        MetricInfo("hatching", "Hatching", "lower", False,
+                   "share of grating-like fine detail (periods 2-5 px, luma), 0-1: the cross-hatching a GAN can paint"),
         MetricInfo("lr_psnr", "LR-PSNR", "higher", False, "PSNR-Y of the output downscaled (MATLAB bicubic) vs the LR input"),
     )
 }
@@ -143,6 +147,8 @@ def _one(key: str, output: np.ndarray, scale: float, hr: np.ndarray | None, lr: 
         return gmsd(output, hr, shave=scale)
     if key == "niqe":
         return niqe(output, crop_border=scale)
+    if key == "hatching":
+        return hatching_index(output)
     if key == "lr_psnr":
         if lr is None:
             raise _Unavailable("no LR input given")
