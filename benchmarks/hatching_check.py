@@ -14,8 +14,8 @@ Upscale mode, x4, no ground truth. Inputs (:func:`inputs`):
 
 Methods: bicubic, ``real-edsr``, ``real-gan`` (default strength) and ``real-gan@1``, ``edsr``, ``srgan``
 (default) and ``srgan@1``, and the reference Real-ESRGAN x4plus (``realesrgan-x4plus``, OpenVINO, untiled).
-Also the ground truth of the Set14 sets (the HR under each crop), and the index's time on a 1024x1024
-output (median of 20 runs) with the CPU model.
+Also the ground truth of the Set14 sets (the HR under each crop), ``real-gan`` swept over its strength on
+the crop sets (means), and the index's time on a 1024x1024 output (median of 20 runs) with the CPU model.
 
 ``--fixtures DIR`` writes ``real-gan``'s outputs at strengths 1 and 0.5 on :func:`fixture_inputs` as PNGs:
 ``tests/test_hatching.py`` reads them, so its validation judges the index on *today's* hatching network
@@ -53,6 +53,8 @@ PHOTO_CROPS = {"chelsea_q60": (95, 55), "astronaut_noisy_q70": (60, 40)}
 DEGRADATIONS = {"jpeg50": Degradation("jpeg", jpeg_quality=50), "realistic0": Degradation("realistic", seed=0)}
 REFERENCE = "realesrgan-x4plus"
 METHODS = ("bicubic", "real-edsr", "real-gan", "real-gan@1", "edsr", "srgan", "srgan@1", REFERENCE)
+#: ``real-gan`` strengths of the sweep (crop sets only): how the index grows with the GAN share of the weights.
+SWEEP = (0.0, 0.25, 0.5, 0.625, 0.75, 0.875, 1.0)
 
 
 def crop(img: np.ndarray, cx: int, cy: int, size: int = CROP) -> np.ndarray:
@@ -162,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
             "mean": {k: round(float(np.mean([r[k] for r in rows.values()])), 4) for k in keys},
             "min_ratio_real-gan@1_over_x4plus": round(float(min(ratio)), 2),
         }
+    sweep = {set_name: {str(a): round(float(np.mean([hatching_index(upscale(f"real-gan@{a}", lr)) for lr, _ in images.values()])), 4)
+                        for a in SWEEP}
+             for set_name, images in inputs(False).items()}
+    print(f"real-gan strength sweep: {sweep}")
     record = {
         "what": "hatching index (srcore.hatching.hatching_index): share of grating-like fine detail, lower is better; "
                 "x4, upscale mode (no ground truth); 'HR' = the ground truth under the same crop",
@@ -170,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "default_strengths": {m: get_method(m).options[0].default for m in ("real-gan", "srgan")},
         "reference": f"{REFERENCE} via OpenVINO, tile 0",
         "sets": sets,
+        "real_gan_strength_sweep": sweep,
         "timing": timing(),
     }
     print(f"hatching_index on 1024x1024: median {record['timing']['median_ms']} ms ({cpu})")

@@ -12,7 +12,8 @@ What it measures, on BT.601 luma (``srcore.color``), no reference needed:
 
 1. the detail band ``d = Y - Gaussian(Y, sigma=1.5)`` (periods of a few px);
 2. per non-overlapping 32x32 window: mean removed, Hann taper, the normalised linear autocorrelation
-   ``rho`` (``rho(0) = 1``, zero-padded FFT);
+   ``rho`` (``rho(0) = 1``) from the zero-padded power spectrum, evaluated exactly at each lag read,
+   between-pixel ones included (rounding l/2 to the grid steps off an edge's ridge and fakes a dip);
 3. per window, the grating score ``g = max(0, max over lags l, 2 <= |l| <= 5 px, of
    min(rho(l), rho(l) - rho(l/2), rho(2l), rho(2l) - rho(3l/2)))``: high for a grating of period |l|
    (peaks at one and two periods, troughs between), ~0 for edges, halos, noise, irregular texture;
@@ -20,24 +21,26 @@ What it measures, on BT.601 luma (``srcore.color``), no reference needed:
    ``v / (v + 2**2)`` with ``v`` the window's detail variance (grey levels^2): a faint pattern
    (RMS under ~2 grey levels) counts little, so a smooth output's few flat windows do not dominate.
 
-Range 0 (no periodic fine detail) .. 1 (a perfect grating everywhere; a pure sinusoid of period 2.5-5 px
-scores 0.3-0.8 by period and angle, the taper and the integer lags cost the rest); **lower is better**. Periods 2-5 px at x4 lie above
-the LR's Nyquist period (8 output px): no x4 output can take them from its input, so a grating there is
-invented. Ground truth has some (Set14 HR 0.045 on average, barbara's cloth 0.145 the top).
+Range 0 (no periodic fine detail) .. 1 (a perfect grating everywhere; a pure sinusoid of period 3-5 px
+scores 0.44-0.78 by period and angle, the taper and the integer lags cost the rest); **lower is better**.
+Periods 2-5 px at x4 lie above the LR's Nyquist period (8 output px): no x4 output can take them from its
+input, so a grating there is invented. Ground truth has some (Set14 HR 0.042 on average, barbara's cloth 0.14 the top).
 
 Validation (``python benchmarks/hatching_check.py --json docs/hatching_check.json --full``, x4, upscale
 mode), dataset means, ``real-gan`` at 1 / at its default 0.5 / Real-ESRGAN x4plus / ``srgan`` (default 0.75) /
 bicubic / ``real-edsr``:
 
-* Set14 JPEG q50, whole images: 0.154 / 0.038 / 0.019 / 0.019 / 0.003 / 0.003;
-* Set14 realistic: 0.193 / 0.053 / 0.026 / 0.024 / 0.017 (the input's sinc ringing) / 0.004;
-* the two README photos, whole and crops: 0.158 / 0.035 / 0.030 / 0.012 / 0.004 / 0.002.
+* Set14 JPEG q50, whole images: 0.155 / 0.039 / 0.016 / 0.018 / 0.003 / 0.003;
+* Set14 realistic: 0.195 / 0.053 / 0.021 / 0.024 / 0.017 (the input's sinc ringing) / 0.005;
+* the two README photos, whole and crops: 0.159 / 0.035 / 0.027 / 0.012 / 0.004 / 0.001.
 
 On the JPEG/noisy inputs ``real-gan`` is made for (photos, Set14 JPEG q50 and realistic; 60 whole images
 and 64-px LR crops) ``real-gan@1`` is at least 2.4x x4plus on every one (on clean bicubic LR, which it is not
-made for, it hatches less: 0.078 vs 0.018, at least 1.6x per image). The index rises smoothly with the
-strength (Set14 JPEG crops: 0.03, 0.05, 0.07, 0.10, 0.12 at 0.5 ... 1); hatching is visible from about 0.75. Cost: ~20 ms for a 1024x1024 RGB output on the lab's 2-core AMD EPYC
-(``timing`` in the JSON), so it is a default metric of :func:`srcore.scoring.score`.
+made for, it hatches less: 0.077 vs 0.014, at least 1.8x per image). The index rises smoothly with the
+strength (``real_gan_strength_sweep`` in the JSON: Set14 JPEG crops 0.029 / 0.047 / 0.072 / 0.098 / 0.122 at
+0.5 / 0.625 / 0.75 / 0.875 / 1); hatching is visible from about 0.75. Cost: 28 / 32 ms (min / median of 20)
+for a 1024x1024 RGB output on the lab's 2-core AMD EPYC while it was shared with a training run (``timing``
+in the JSON), so it is a default metric of :func:`srcore.scoring.score`.
 """
 
 from __future__ import annotations
@@ -59,10 +62,10 @@ PERIODS = (2.0, 5.0)
 #: Detail RMS (grey levels) at which a window counts half: fainter patterns are hardly visible.
 VISIBLE_RMS = 2.0
 #: The most a shipped GAN's dataset mean may score (tests/test_shipped_*.py; a strength sweep's bound). Measured
-#: (docs/hatching_check.json, Set14 x4 whole images): ground truth 0.045, Real-ESRGAN x4plus 0.018-0.026, our
-#: PSNR networks <= 0.004; real-gan of issue 21 0.038 / 0.053 (JPEG q50 / realistic) at its default 0.5, where the
-#: crop sheet shows no hatching, and 0.154 / 0.193 at 1, where it does. 0.06 is 1.3x the ground truth's own share
-#: and 2.3-3x x4plus's: texture as real photos have passes, a grating over the image does not.
+#: (docs/hatching_check.json, Set14 x4 whole images): ground truth 0.042, Real-ESRGAN x4plus 0.014-0.021, our
+#: PSNR networks <= 0.005; real-gan of issue 21 0.039 / 0.053 (JPEG q50 / realistic) at its default 0.5, where the
+#: crop sheet shows no hatching, and 0.155 / 0.195 at 1, where it does. 0.06 is 1.4x the ground truth's own share
+#: and ~3x x4plus's: texture as real photos have passes, a grating over the image does not.
 CEILING = 0.06
 
 

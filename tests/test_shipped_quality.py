@@ -128,6 +128,19 @@ def test_srgan_network_paints_little_colour_on_grey_photos() -> None:
         assert _chroma_highpass(raw) <= 1.6, item.name
 
 
+def test_srgan_paints_no_hatching_at_its_default_strength() -> None:
+    """Issue 21: no grating-like fine detail beyond :data:`srcore.hatching.CEILING` (Set14 x4 mean, default strength).
+
+    Measured (docs/hatching_check.json, clean Set14): ``srgan`` at its default 0.75 0.018, at 1 0.042;
+    Real-ESRGAN x4plus 0.018, the ground truth 0.045; a hatching network (issue 21's ``real-gan@1``) 0.15-0.19
+    on the degraded sets it was made for.
+    """
+    from srcore.hatching import CEILING, hatching_index
+
+    require_shipped("srgan", 4)
+    assert np.mean([hatching_index(o) for o, _ in _outputs("srgan", "Set14", 4)]) <= CEILING
+
+
 def test_srgan_strength_zero_is_the_psnr_generator() -> None:
     """α = 0 is our PSNR-trained generator (shipped as ``edsr`` too): same pixels, same score."""
     require_shipped("srgan", 4)

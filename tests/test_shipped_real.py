@@ -11,11 +11,12 @@ from functools import cache
 
 import numpy as np
 import pytest
-from conftest import BENCHMARK, needs_benchmark, require_shipped
+from conftest import BENCHMARK, REPO, needs_benchmark, require_shipped
 from test_shipped_quality import _chroma_highpass, _phase_spread
 
 from srcore.blockiness import grid_ratio
 from srcore.degrade import Degradation, degrade_image
+from srcore.hatching import CEILING, hatching_index
 from srcore.imageio import load_image
 from srcore.lpips import get_lpips
 from srcore.metrics import psnr_y
@@ -107,6 +108,28 @@ def test_real_gan_has_no_checkerboard_tint_or_colour_speckle() -> None:
         for ch in (1, 2):
             assert abs(float(np.mean(a[..., ch] - b[..., ch]))) <= 2.5
     assert np.mean([_chroma_highpass(o) for o in outs]) <= np.mean([_chroma_highpass(h) for _, h in pairs])
+
+
+@pytest.mark.parametrize("spec", [JPEG50, REALISTIC0], ids=["jpeg50", "realistic0"])
+def test_real_gan_paints_no_hatching_at_its_default_strength(spec: Degradation) -> None:
+    """Issue 21: the Set14 mean hatching index at the default strength stays under :data:`srcore.hatching.CEILING`.
+
+    Measured (docs/hatching_check.json, these sets): the issue-21 ``real-gan`` 0.038 / 0.053 at its default 0.5
+    and 0.154 / 0.193 at 1 (the crop sheet's hatching); Real-ESRGAN x4plus 0.019 / 0.026; ground truth 0.045.
+    """
+    _shipped("real-gan")
+    assert np.mean([hatching_index(o) for o in _outputs("real-gan", "Set14", spec)]) <= CEILING
+
+
+def test_real_gan_paints_no_hatching_on_the_readme_photos() -> None:
+    """The crop sheet's two JPEG photos, whole, upscaled as they are at the default strength: each under the ceiling.
+
+    Measured: 0.046 (cat) / 0.030 (astronaut) at the default 0.5, 0.216 / 0.112 at 1; x4plus 0.041 / 0.017.
+    """
+    _shipped("real-gan")
+    for name in ("chelsea_q60", "astronaut_noisy_q70"):
+        out = get_method("real-gan").upscale(load_image(REPO / "docs" / "photos" / f"{name}.jpg").rgb, 4)
+        assert hatching_index(out) <= CEILING, name
 
 
 def test_real_gan_strength_zero_is_real_edsr() -> None:
