@@ -308,7 +308,7 @@ def _status(session: CompareSession, total: int, done: bool, extra: list[str]) -
     if session.mode == "reference":
         what = f"×{session.scale} · ground truth: scored against your image"
     else:
-        what = f"×{session.scale} · upscale as is: no ground truth, so NIQE, Hatching and LR-PSNR only"
+        what = f"×{session.scale} · upscale as is: no ground truth, so NIQE, Hatch and LR-PSNR only"
     if done:
         head = f"**Done: {n}/{total} methods** ({ok} succeeded) · {what}"
     else:

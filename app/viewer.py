@@ -48,6 +48,6 @@ def view_html(block: gr.HTML, report: Mapping[str, Any], files: Mapping[str, Pat
                           metric_entries(rows[k], mode) if k in rows else []) for k, p in files.items()]
     _, css = assets()
     data = viewer_data(images, size[0], size[1], note="metrics: " + ("PSNR/SSIM on BT.601 Y, scale px shaved" if mode == "reference"
-                                                                     else "no ground truth: NIQE, Hatching and LR-PSNR only"),
+                                                                     else "no ground truth: NIQE, Hatch and LR-PSNR only"),
                        query=query)
     return f"<style>{css}</style>{viewer_element(data, '62vh')}"

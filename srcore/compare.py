@@ -4,7 +4,7 @@
 input with a degradation (:class:`srcore.degrade.Degradation`: MATLAB-style ``bicubic`` by default,
 or ``jpeg`` / ``realistic``, seeded, the drawn parameters recorded), restore it with every method,
 and score each output against the original. *Upscale mode* upscales the input as it is; there is
-no ground truth, so only the no-reference metrics (NIQE, Hatching, LR-PSNR) are computed, and the report
+no ground truth, so only the no-reference metrics (NIQE, hatching index, LR-PSNR) are computed, and the report
 says so. Scoring itself is :func:`srcore.scoring.score`.
 """
 
@@ -32,7 +32,7 @@ from srcore.scoring import METRICS, Scores, score
 MODES = ("reference", "upscale")
 NO_REFERENCE_NOTE = (
     "upscale mode: the input has no ground truth, so PSNR/SSIM/LPIPS/GMSD are not computed; "
-    "NIQE, Hatching and LR-PSNR need none and are"
+    "NIQE, Hatch (hatching index) and LR-PSNR need none and are"
 )
 
 

@@ -158,7 +158,7 @@ def metrics_table_html(report: dict[str, Any]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in ["Method", "id", *heads, "seconds ↓", "error"])
     conv = (f"PSNR-Y / SSIM-Y: {CONVENTION}; MATLAB-style bicubic LR; LPIPS: {html.escape(variant or 'not computed')}."
             if mode == "reference" else
-            "Upscale mode: no ground truth, so only the no-reference metrics (NIQE, Hatching, LR-PSNR) are computed.")
+            "Upscale mode: no ground truth, so only the no-reference metrics (NIQE, Hatch, LR-PSNR) are computed.")
     return (f"<table class='srlab-table'><thead><tr>{th}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
             f"<p class='note'>↑ higher is better · ↓ lower is better. {conv}</p>")
 

@@ -57,8 +57,9 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("lpips", "LPIPS", "lower", True, "learned perceptual distance (variant labelled)"),
         MetricInfo("gmsd", "GMSD", "lower", True, "gradient magnitude similarity deviation (weight-free; rises with grain)"),
         MetricInfo("niqe", "NIQE", "lower", False, "no-reference naturalness (MATLAB NIQE, Y, scale px shaved)"),
-        MetricInfo("hatching", "Hatching", "lower", False,
-                   "share of grating-like fine detail (periods 2-5 px, luma), 0-1: the cross-hatching a GAN can paint"),
+        # "Hatch", not "Hatching": the app's nine-method table must fit its box (tests/test_app_browser.py)
+        MetricInfo("hatching", "Hatch", "lower", False,
+                   "hatching index: share of grating-like fine detail (periods 2-5 px, luma), 0-1; the cross-hatching a GAN can paint"),
         MetricInfo("lr_psnr", "LR-PSNR", "higher", False, "PSNR-Y of the output downscaled (MATLAB bicubic) vs the LR input"),
     )
 }
