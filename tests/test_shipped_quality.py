@@ -131,8 +131,8 @@ def test_srgan_network_paints_little_colour_on_grey_photos() -> None:
 def test_srgan_paints_no_hatching_at_its_default_strength() -> None:
     """Issue 21: no grating-like fine detail beyond :data:`srcore.hatching.CEILING` (Set14 x4 mean, default strength).
 
-    Measured (docs/hatching_check.json, clean Set14): ``srgan`` at its default 0.75 0.018, at 1 0.042;
-    Real-ESRGAN x4plus 0.018, the ground truth 0.045; a hatching network (issue 21's ``real-gan@1``) 0.15-0.19
+    Measured (docs/hatching_check.json, clean Set14): ``srgan`` at its default 0.75 0.017, at 1 0.040;
+    Real-ESRGAN x4plus 0.014, the ground truth 0.042; a hatching network (issue 21's ``real-gan@1``) 0.155-0.195
     on the degraded sets it was made for.
     """
     from srcore.hatching import CEILING, hatching_index
