@@ -78,14 +78,20 @@ def test_lpips_runtime_equals_torch(runtime: str) -> None:
 
 
 class _CountingRun:
-    """Wraps a runner's real inference to count the forward passes (the inference itself is unchanged)."""
+    """Wraps a runner's real inference to count the forward passes (the inference itself is unchanged).
 
-    def __init__(self, run) -> None:  # noqa: ANN001
-        self.run, self.calls = run, 0
+    One counter can wrap both of a runner's passes: ``_run`` (features) and ``_maps`` (features + distance head).
+    """
 
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        self.calls += 1
-        return self.run(x)
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def wrap(self, run):  # noqa: ANN001, ANN201
+        def counted(*args):  # noqa: ANN002, ANN202
+            self.calls += 1
+            return run(*args)
+
+        return counted
 
 
 def test_lpips_map_and_reference_reuse_the_forward_passes() -> None:
@@ -94,8 +100,9 @@ def test_lpips_map_and_reference_reuse_the_forward_passes() -> None:
     metric(out[:32, :32], ref[:32, :32])  # compiled now (same parity of H and W as 144 x 144)
     runner = metric._compiled(out.shape[:2])
     assert runner is not None
-    counter = _CountingRun(runner._run)
-    runner._run = counter
+    counter = _CountingRun()
+    run, maps = runner._run, runner._maps
+    runner._run, runner._maps = counter.wrap(run), counter.wrap(maps)
     try:
         score = metric(out, ref)
         assert counter.calls == 2  # the reference's features, then the output's
@@ -103,7 +110,7 @@ def test_lpips_map_and_reference_reuse_the_forward_passes() -> None:
         other = cv2.GaussianBlur(ref, (3, 3), 0.7)
         assert metric(other, ref) != score and counter.calls == 3  # a second method: its output only
     finally:
-        runner._run = counter.run
+        runner._run, runner._maps = run, maps
 
 
 def _python(code: str, cache: Path) -> str:
