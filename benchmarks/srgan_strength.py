@@ -8,11 +8,13 @@ other judges accept, each measured against the PSNR-trained counterpart (``edsr`
   (absolute; a GAN should look *more* natural than a smooth PSNR output, not less);
 * **GMSD** (weight-free structure; rises with grain and ringing) at most ``--gmsd-margin`` times worse;
 * **LR-PSNR** (does the output still downscale to the input it was given?) at least ``--lr-psnr-floor`` dB;
+* **hatching** (``srcore.hatching``: grating-like fine detail, the cross-hatched texture LPIPS rewards and
+  NIQE/GMSD only partly see) at most ``--hatching-ceiling`` (default :data:`srcore.hatching.CEILING`);
 * among those, the lowest LPIPS wins; ties go to the weaker strength.
 
     python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --json docs/srgan_strength_Set14_x4.json
     python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --method real-gan --counterpart real-edsr \
-        --degrade jpeg --jpeg-quality 50 --json docs/srgan_strength_real_gan_Set14_jpeg50.json
+        --degrade jpeg --jpeg-quality 50 --lr-psnr-floor 0 --json docs/srgan_strength_real_gan_Set14_jpeg50.json
 
 The JSON's ``chosen`` is each method's default strength: ``tests/test_scoring.py`` checks the code's
 constants against these files.
@@ -31,10 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from srcore.atomic import atomic_write  # noqa: E402
 from srcore.bench import load_dataset, run_bench  # noqa: E402
 from srcore.degrade import DEGRADATIONS, Degradation  # noqa: E402
+from srcore.hatching import CEILING  # noqa: E402
 
 
 def choose(
-    candidates: dict[float, dict[str, Any]], reference: dict[str, Any], niqe_margin: float, gmsd_margin: float, lr_psnr_floor: float
+    candidates: dict[float, dict[str, Any]], reference: dict[str, Any], niqe_margin: float, gmsd_margin: float, lr_psnr_floor: float,
+    hatching_ceiling: float | None = CEILING,
 ) -> tuple[float | None, dict[float, list[str]]]:
     """The admissible strength with the lowest LPIPS (None if none is), and why each other one was refused."""
     refused: dict[float, list[str]] = {}
@@ -46,6 +50,8 @@ def choose(
             why.append(f"GMSD {r['gmsd']:.4f} > {1 + gmsd_margin:.2f} x {reference['gmsd']:.4f}")
         if r["lr_psnr"] is None or r["lr_psnr"] < lr_psnr_floor:
             why.append(f"LR-PSNR {r['lr_psnr']:.2f} < {lr_psnr_floor}")
+        if hatching_ceiling is not None and (r.get("hatching") is None or r["hatching"] > hatching_ceiling):
+            why.append(f"hatching {r.get('hatching') or float('nan'):.3f} > {hatching_ceiling}")
         if why:
             refused[a] = why
     ok = [a for a in candidates if a not in refused]
@@ -63,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--niqe-margin", type=float, default=0.0)
     p.add_argument("--gmsd-margin", type=float, default=0.15)
     p.add_argument("--lr-psnr-floor", type=float, default=40.0)
+    p.add_argument("--hatching-ceiling", type=float, default=CEILING, help="highest admissible hatching index (srcore.hatching)")
     p.add_argument("--degrade", choices=DEGRADATIONS, default="bicubic", help="how LR is made (as bench --degrade; default: the LR/ files)")
     p.add_argument("--jpeg-quality", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
@@ -83,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         candidates[a] = res.results[args.method]
         print(f"{args.method} strength {a}: " + ", ".join(f"{k} {v:.4f}" for k, v in candidates[a].items() if isinstance(v, float)),
               file=sys.stderr)
-    best, refused = choose(candidates, reference, args.niqe_margin, args.gmsd_margin, args.lr_psnr_floor)
-    cols = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr")
+    best, refused = choose(candidates, reference, args.niqe_margin, args.gmsd_margin, args.lr_psnr_floor, args.hatching_ceiling)
+    cols = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr", "hatching")
     print(f"{args.data}  x{args.scale}  {len(images)} images  ({ref_run.lpips_variant})")
     print("row".ljust(16) + "".join(c.rjust(10) for c in cols) + "  verdict")
     for name, r in [("bicubic", ref_run.results["bicubic"]), (args.counterpart, reference)]:
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "data": str(args.data), "scale": args.scale, "images": len(images), "lpips_variant": ref_run.lpips_variant,
             "degradation": ref_run.degradation, "method": args.method,
             "rule": {"niqe_margin": args.niqe_margin, "gmsd_margin": args.gmsd_margin, "lr_psnr_floor": args.lr_psnr_floor,
-                     "counterpart": args.counterpart},
+                     "hatching_ceiling": args.hatching_ceiling, "counterpart": args.counterpart},
             "reference": {"bicubic": ref_run.results["bicubic"], args.counterpart: reference},
             "candidates": {str(a): r for a, r in candidates.items()},
             "refused": {str(a): w for a, w in refused.items()}, "chosen": best,

@@ -25,7 +25,7 @@ from srcore.imageio import is_image_file, load_image
 from srcore.scoring import Scores, aggregate, score
 
 #: The metric keys ``bench`` reports per method (``psnr_rgb`` is a compare-only extra).
-BENCH_METRICS = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr")
+BENCH_METRICS = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr", "hatching")
 #: ``degradation`` record of a folder whose ``LR/`` files are used as given.
 GIVEN_LR = {"kind": "given", "source": "LR/ files used as given"}
 

@@ -27,7 +27,7 @@ def test_bench_set5_reproduces_reference_figures(tmp_path) -> None:
     assert data["lpips_variant"] in {"LPIPS-alex", "ST-LPIPS-alex"}
     assert set(data["results"]) == {"bicubic", "dnn-espcn"}
     for r in data["results"].values():
-        assert set(r) == {"psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr", "seconds_per_image", "reasons"}
+        assert set(r) == {"psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr", "hatching", "seconds_per_image", "reasons"}
         assert r["reasons"] == {} and all(r[k] is not None for k in ("gmsd", "niqe", "lr_psnr"))
     assert data["results"]["bicubic"]["psnr_y"] == pytest.approx(28.63, abs=0.03)
     assert data["results"]["dnn-espcn"]["psnr_y"] == pytest.approx(28.38, abs=0.03)

@@ -171,19 +171,24 @@ def test_artefact_map_lights_up_grain_not_agreement() -> None:
 
 
 def test_strength_rule_lets_lpips_choose_only_among_admissible() -> None:
-    """benchmarks/srgan_strength.py: the lowest-LPIPS strength that NIQE, GMSD and LR-PSNR all accept."""
+    """benchmarks/srgan_strength.py: the lowest-LPIPS strength that NIQE, GMSD, LR-PSNR and the hatching check all accept."""
     from benchmarks import srgan_strength as mod
+    from srcore.hatching import CEILING
 
-    ref = {"niqe": 6.0, "gmsd": 0.080, "lr_psnr": 50.0, "lpips": 0.24}
+    ref = {"niqe": 6.0, "gmsd": 0.080, "lr_psnr": 50.0, "lpips": 0.24, "hatching": 0.004}
     cands = {
-        0.5: {"niqe": 5.5, "gmsd": 0.085, "lr_psnr": 47.0, "lpips": 0.19},
-        0.75: {"niqe": 5.0, "gmsd": 0.091, "lr_psnr": 45.0, "lpips": 0.15},
-        1.0: {"niqe": 4.0, "gmsd": 0.100, "lr_psnr": 41.0, "lpips": 0.12},  # best LPIPS, but grain: GMSD 25 % worse
+        0.5: {"niqe": 5.5, "gmsd": 0.085, "lr_psnr": 47.0, "lpips": 0.19, "hatching": 0.03},
+        0.75: {"niqe": 5.0, "gmsd": 0.091, "lr_psnr": 45.0, "lpips": 0.15, "hatching": 0.05},
+        1.0: {"niqe": 4.0, "gmsd": 0.100, "lr_psnr": 41.0, "lpips": 0.12, "hatching": 0.05},  # best LPIPS, but grain: GMSD 25 % worse
     }
     best, refused = mod.choose(cands, ref, niqe_margin=0.0, gmsd_margin=0.15, lr_psnr_floor=40.0)
     assert best == 0.75 and list(refused) == [1.0] and "GMSD" in refused[1.0][0]
     best, refused = mod.choose(cands, ref, niqe_margin=0.0, gmsd_margin=0.15, lr_psnr_floor=46.0)
     assert best == 0.5 and set(refused) == {0.75, 1.0}
+    # a strength that hatches is refused even when every other judge accepts it
+    cands[0.75]["hatching"] = CEILING + 0.01
+    best, refused = mod.choose(cands, ref, niqe_margin=0.0, gmsd_margin=0.15, lr_psnr_floor=40.0)
+    assert best == 0.5 and refused[0.75] == [f"hatching {CEILING + 0.01:.3f} > {CEILING}"]
 
 
 #: The committed sweeps of ``benchmarks/srgan_strength.py`` whose ``chosen`` is each GAN method's default.
