@@ -348,4 +348,13 @@ def test_srgan_distills_with_unet_discriminator_and_keeps_its_counterpart(tiny_d
     assert all(torch.equal(psnr[k], ref[k]) for k in ref)
     t = card["training"]
     assert "U-Net" in t["discriminator"] and t["distilled_from"]["teacher"] == "realesr-animevideov3"
-    assert t["distilled_from"]["patches"] == 4 and t["distilled_from"]["teacher_seconds"] > 0
+    # --which average: the mean of best's and last's generators (a two-point weight average)
+    best = load_checkpoint(straight / "last.pt")
+    best["model"] = {k: v + 1.0 if v.is_floating_point() else v for k, v in best["model"].items()}
+    best["step"] = 3
+    torch.save(best, straight / "best.pt")
+    card = json.loads(export_srgan(straight, tmp_path / "avg", which="average", bench_root=None).read_text())
+    gan = load_state_dict(tmp_path / "avg" / card["file"])
+    assert all(torch.allclose(gan[k], a["model"][k] + 0.5) for k in gan if gan[k].is_floating_point())
+    assert card["training"]["exported_checkpoint"] == "average of best (step 3) and last (step 6) generator weights"
+    assert t["distilled_from"]["patches"] == 4 and t["distilled_from"]["teacher_seconds"] >= 0  # summed from the log
