@@ -192,9 +192,7 @@ def test_strength_rule_lets_lpips_choose_only_among_admissible() -> None:
 
 
 #: The committed sweeps of ``benchmarks/srgan_strength.py`` whose ``chosen`` is each GAN method's default.
-#: (real-gan's 0.5 has no committed sweep that chooses it: see the issue-23 report; it is checked against
-#: the README and the CLI help below instead.)
-STRENGTH_SWEEPS = {"srgan": "srgan_strength_Set14_x4.json"}
+STRENGTH_SWEEPS = {"srgan": "srgan_strength_Set14_x4.json", "real-gan": "srgan_strength_real_gan_Set14_jpeg50.json"}
 
 
 @pytest.mark.parametrize("method_id", sorted(STRENGTH_SWEEPS))

@@ -190,9 +190,19 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
                        "model_config": model.config}
     config_file = run / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    pairs = _teacher_of(Path(config["pairs"])) if config.get("pairs") else None
+    if pairs:
+        data_text = describe_training_data({**config, "degrade": pairs["degrade"], "clean_share": pairs["clean_share"],
+                                            "jpeg_share": pairs["jpeg_share"]}, ck.get("data") or config.get("data") or [])
+        data_text = (f"{pairs['patches']} LR patches ({pairs['lr_patch']} px) drawn once by train.distill_data from {data_text}; "
+                     f"targets: {pairs['teacher']}'s outputs on them ({config.get('pairs_target', 'teacher')})")
+        kind = f"GAN distillation from {pairs['teacher']}, blended with the PSNR network {psnr_name} by the strength dial"
+    else:
+        data_text = describe_training_data(config, ck.get("data") or config.get("data") or [])
+        kind = f"SRGAN fine-tuning of the PSNR-trained generator ({psnr_name})"
     cards[name]["training"] = {
-        "kind": f"SRGAN fine-tuning of the PSNR-trained generator ({psnr_name})",
-        "data_description": describe_training_data(config, ck.get("data") or config.get("data") or []),
+        "kind": kind,
+        "data_description": data_text,
         "iterations": int(ck["step"]), "wall_time_s": round(float(ck["wall_time"]), 1), "device": ck.get("device"),
         "content": config.get("content"), "content_weight": config.get("content_weight"), "adv_weight": config.get("adv_weight"),
         "pixel_weight": config.get("pixel_weight"), "gan": config.get("gan"), "d_width": config.get("d_width"),
@@ -201,7 +211,7 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         "commands": run_commands(config), "exported_checkpoint": which,
         "discriminator": _DISC_DESCRIPTIONS[config.get("disc", "vgg")] + f", width x{config.get('d_width')}",
         "init_file": config.get("init"),
-        **({"distilled_from": _teacher_of(Path(config["pairs"])), "pairs_target": config.get("pairs_target")} if config.get("pairs") else {}),
+        **({"distilled_from": pairs, "pairs_target": config.get("pairs_target")} if pairs else {}),
     }
     cards[psnr_name]["training"] = {"kind": "PSNR network the strength dial blends with (alpha = 0)",
                                     "init_file": config.get("counterpart") or config.get("init")}
