@@ -257,8 +257,10 @@ def main(argv: list[str] | None = None) -> None:
         if rt.is_main and val_pairs and (step % args.val_every == 0 or step == stop_at):
             m = validate(g, val_pairs, lpips_fn, rt.device, lpips_vgg)
             for k, v in m.items():
-                writer.add_scalar(f"val/{k}", v, step)
-            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} NIQE {m['niqe']:.3f} {lpips_fn.variant} {m['lpips']:.4f} "
+                if v is not None:  # NIQE is undefined below 96 px: no scalar rather than a crash
+                    writer.add_scalar(f"val/{k}", v, step)
+            niqe_text = "n/a" if m.get("niqe") is None else f"{m['niqe']:.3f}"
+            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} NIQE {niqe_text} {lpips_fn.variant} {m['lpips']:.4f} "
                      f"{lpips_vgg.variant} {m.get('lpips_vgg', float('nan')):.4f} (best {min(best, m['lpips']):.4f})")
             if m["lpips"] < best:
                 best = m["lpips"]
