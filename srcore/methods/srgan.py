@@ -109,7 +109,9 @@ def srgan_methods() -> list[Upscaler]:
               description="Our SRGAN: EDSR-baseline generator fine-tuned with perceptual + adversarial loss; strength dials between PSNR and GAN weights."),
         SRGAN(id="real-gan", label="Real-GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
               default_strength=REAL_GAN_DEFAULT_STRENGTH, gan_asset="real_gan_x4", psnr_asset="real_gan_x4_psnr",
-              train_hint="python -m train.srgan --degrade realistic --init assets/real_edsr_x4.safetensors",
-              description="Our real-world GAN: Real-EDSR fine-tuned with perceptual + adversarial loss on realistic degradations; "
+              train_hint="python -m train.distill_data ..., then python -m train.srgan --pairs DIR --disc unet --counterpart "
+                         "assets/real_edsr_x4.safetensors (train/README.md)",
+              description="Our real-world GAN, distilled from Real-ESRGAN x4plus: an EDSR-baseline (1.5 M params) trained as a GAN "
+                          "against x4plus's outputs on realistically degraded patches, with Real-ESRGAN's U-Net discriminator; "
                           "strength 0 = real-edsr. Made for JPEG/noisy photos."),
     ]
