@@ -271,9 +271,9 @@ def _teacher_of(pairs: Path) -> dict:
     shards = sorted(pairs.glob("shard_*.npz"))
     log_file = pairs / "log.txt"
     seconds = [float(m) for m in re.findall(r"patches in ([0-9.]+) s", log_file.read_text())] if log_file.is_file() else []
-    return {"teacher_seconds": round(sum(seconds), 1),"teacher": meta.get("teacher"), "degrade": meta.get("degrade"), "clean_share": meta.get("clean_share"),
-            "jpeg_share": meta.get("jpeg_share"), "lr_patch": meta.get("lr_patch"), "shards": len(shards),
-            "patches": len(shards) * int(meta.get("shard", 0))}
+    return {"teacher": meta.get("teacher"), "teacher_seconds": round(sum(seconds), 1), "degrade": meta.get("degrade"),
+            "clean_share": meta.get("clean_share"), "jpeg_share": meta.get("jpeg_share"), "lr_patch": meta.get("lr_patch"),
+            "shards": len(shards), "patches": len(shards) * int(meta.get("shard", 0))}
 
 
 def _reuse_identical(path: Path) -> Path:
