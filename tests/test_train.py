@@ -358,3 +358,75 @@ def test_srgan_distills_with_unet_discriminator_and_keeps_its_counterpart(tiny_d
     assert all(torch.allclose(gan[k], a["model"][k] + 0.5) for k in gan if gan[k].is_floating_point())
     assert card["training"]["exported_checkpoint"] == "average of best (step 3) and last (step 6) generator weights"
     assert t["distilled_from"]["patches"] == 4 and t["distilled_from"]["teacher_seconds"] >= 0  # summed from the log
+
+
+def test_budget_run_spends_its_minutes_and_ends_its_schedule(tiny_data: Path, tmp_path: Path) -> None:
+    """``--budget``: stops once the wall minutes are spent, with the cosine at its floor and a last validation there.
+
+    The loss study compares losses at equal CPU time; a schedule over steps would leave a slow loss stopped
+    with its learning rate still high. The learning-curve script reads the run's events (x = minutes).
+    """
+    import runpy
+
+    out = tmp_path / "budget"
+    args = base_args(tiny_data, out, "fsrcnn", iters=10**6)
+    args[args.index("--lr") + 1] = "1e-3"
+    train(args + ["--budget", "0.05", "--lr-min", "1e-5", "--val", str(tiny_data), "--val-limit", "2", "--val-every", "7"])
+    ck = load_checkpoint(out / "last.pt")
+    assert 3.0 <= ck["wall_time"] < 60.0
+    assert ck["scheduler"]["_last_lr"][0] <= 1.2e-5  # the floor, reached by time, not by --iters
+    log = (out / "train.log").read_text()
+    assert "budget of 0.05 min spent" in log
+    last_val = re.findall(r"step (\d+) val PSNR-Y", log)[-1]
+    assert int(last_val) == ck["step"]  # measured where the run ended, not at the last multiple of 7
+    png, data = tmp_path / "curves.png", tmp_path / "curves.json"
+    runpy.run_path(str(REPO / "benchmarks" / "learning_curves.py"), run_name="not_main")["main"](
+        [str(out), "--png", str(png), "--json", str(data)])
+    curve = json.loads(data.read_text())["runs"]["budget"]
+    assert curve["x"] == "minutes" and curve["val/psnr_y"][-1][0] <= 0.2
+    assert Image.open(png).size[0] > 600
+
+
+def test_unet_generator_gan_export_and_dial(tiny_data: Path, tmp_path: Path, monkeypatch, astronaut) -> None:
+    """``unet-gan``'s route: train.srgan reads a U-Net from the init file's tensors, export keeps the arch,
+    and the dial's ends are the two generators exactly."""
+    from safetensors.torch import save_file
+
+    from srcore.methods.srgan import SRGAN, STRENGTH
+    from srcore.methods.torch_sr import run_network
+    from srcore.models import UNet
+    from train.export import export_srgan
+    from train.srgan import main as srgan_main
+
+    torch.manual_seed(0)
+    init = tmp_path / "unet_init.safetensors"
+    save_file(UNet(4, n_feats=8).state_dict(), str(init))
+    run = tmp_path / "ugan"
+    srgan_main(srgan_args(tiny_data, init, run, 3) + ["--disc", "unet"])
+    assert load_checkpoint(run / "last.pt")["arch"] == "unet"
+    assets = tmp_path / "assets"
+    card = json.loads(export_srgan(run, assets, which="last", bench_root=None, name="ugan_x4").read_text())
+    assert card["arch"] == "unet" and card["model_config"]["skips"] is True
+    monkeypatch.setattr("srcore.weights.ASSETS_DIR", assets)
+    m = SRGAN(id="ugan", label="t", scales=(4,), options=(STRENGTH,), receptive_margin=40, gan_asset="ugan_x4", psnr_asset="ugan_x4_psnr")
+    img = astronaut[200:216, 200:220]
+
+    def ref(state) -> np.ndarray:
+        g = UNet(4, n_feats=8).eval()
+        g.load_state_dict(state)
+        return run_network(g, img, 4, 0, 0, 1.0, torch.device("cpu")).astype(int)
+
+    from srcore.weights_io import load_state_dict
+
+    assert np.array_equal(m.upscale(img, 4, tile=0, strength=0.0).astype(int), ref(load_state_dict(init)))
+    assert np.array_equal(m.upscale(img, 4, tile=0, strength=1.0).astype(int), ref(load_checkpoint(run / "last.pt")["model"]))
+
+
+def test_generator_architecture_read_from_weights(tmp_path: Path) -> None:
+    from srcore.models import build_model, config_from_state_dict
+
+    for arch, cfg in (("edsr", {"n_blocks": 3, "n_feats": 16}), ("unet", {"n_feats": 8}), ("autoencoder", {"n_feats": 8})):
+        got_arch, got = config_from_state_dict(build_model(arch, 4, **cfg).state_dict())
+        assert got_arch == arch and got["scale"] == 4 and all(got[k] == v for k, v in cfg.items())
+    with pytest.raises(ValueError, match="not an EDSR or U-Net"):
+        config_from_state_dict({"conv.weight": torch.zeros(1)})

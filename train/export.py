@@ -177,15 +177,15 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
     psnr_name = f"{name}_psnr"
     ck, which = _srgan_checkpoint(run, which)
     to.mkdir(parents=True, exist_ok=True)
-    cfg = ck["model_config"]
+    cfg, arch = ck["model_config"], ck.get("arch", "edsr")  # runs before the U-Net generator were all EDSR
     cards = {}
     for card_name, state in ((psnr_name, ck["init_model"]), (name, ck["model"])):
-        model = build_model("edsr", 4, **cfg)
+        model = build_model(arch, 4, **cfg)
         model.load_state_dict(state)
         path = to / f"{card_name}.safetensors"
         save_safetensors(model, path)
         path = _reuse_identical(path)
-        cards[card_name] = {"name": card_name, "arch": "edsr", "scale": 4, "file": path.name, "sha256": sha256_file(path),
+        cards[card_name] = {"name": card_name, "arch": arch, "scale": 4, "file": path.name, "sha256": sha256_file(path),
                        "bytes": path.stat().st_size, "params": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
                        "model_config": model.config}
     config_file = run / "config.json"
@@ -219,12 +219,12 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         psnr_state, gan_state = ck["init_model"], ck["model"]
         by_strength = {}
         for a in strengths:
-            model = build_model("edsr", 4, **cfg)
+            model = build_model(arch, 4, **cfg)
             model.load_state_dict({k: (1 - a) * psnr_state[k].float() + a * gan_state[k].float() for k in gan_state})
             tmp = to / f".strength_{a}.safetensors"
             save_safetensors(model, tmp)
             try:
-                by_strength[str(a)] = measure(upscaler_for("edsr", tmp, model, 4), bench_root, 4, list(datasets), vgg=True)
+                by_strength[str(a)] = measure(upscaler_for(arch, tmp, model, 4), bench_root, 4, list(datasets), vgg=True)
             finally:
                 tmp.unlink(missing_ok=True)
         cards[name]["metrics"] = by_strength.get("1.0", {})

@@ -162,7 +162,9 @@ def adversarial_losses(d_real: torch.Tensor, d_fake: torch.Tensor, kind: str) ->
 # --------------------------------------------------------------------------------------------------------------
 
 #: Loss names ``--loss`` accepts (``ssim`` on RGB, ``ssim-y`` on BT.601 luma).
-SR_LOSSES = ("l1", "mse", "ssim", "ssim-y", "hfen", "perceptual")
+#: ``chroma`` and ``phase`` are the guards our SRGAN needed against colour speckle and the x4 checkerboard
+#: (``chroma_l1``, ``phase_bias_l1``); a feature loss on the U-Net has the same two faults.
+SR_LOSSES = ("l1", "mse", "ssim", "ssim-y", "hfen", "perceptual", "chroma", "phase")
 _BT601_Y = (65.481 / 255, 128.553 / 255, 24.966 / 255)  # full-range-input rows of the studio-range Y the metrics use
 
 
@@ -304,6 +306,10 @@ class SRLoss(nn.Module):
             return ssim_loss(sr, hr, luma=name == "ssim-y")
         if name == "hfen":
             return hfen_loss(sr, hr)
+        if name == "chroma":
+            return chroma_l1(sr, hr)
+        if name == "phase":
+            return phase_bias_l1(sr, hr)
         assert name == "perceptual" and self.feature is not None
         return self.feature(sr, hr)
 

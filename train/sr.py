@@ -55,8 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pairs", type=Path, help="train on train.distill_data shards (LR + a teacher's outputs) instead of "
                                              "patches made from --data: knowledge distillation")
     p.add_argument("--pairs-target", choices=["teacher", "hr"], default="teacher", help="with --pairs: what the network learns to produce")
+    p.add_argument("--budget", type=float, help="train for this many minutes of wall time in all (resumes included), "
+                                                "the LR schedule spanning the budget instead of --iters: equal-time comparisons")
     add_run_args(p, batch=16, val_every=1000, ckpt_every=250, log_every=50)
     args = p.parse_args(argv)
+    if args.budget is not None and args.budget <= 0:
+        p.error("--budget must be a positive number of minutes")
     try:
         parse_loss_spec(args.loss)
     except ValueError as exc:
@@ -64,14 +68,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def lr_lambda(warmup: int, total: int, floor: float):
-    """Linear warm-up then cosine decay to ``floor`` (a fraction of the peak)."""
+def lr_lambda(warmup: int, total: int, floor: float, progress=None):
+    """Linear warm-up then cosine decay to ``floor`` (a fraction of the peak).
+
+    The cosine runs over steps ``warmup..total``, or, when ``progress`` is given, over the fraction of a
+    time budget it returns: runs that compare losses at equal CPU time then all end their schedule at
+    the budget, however many steps their loss lets them take.
+    """
 
     def f(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        t = min(1.0, (step - warmup) / max(1, total - warmup))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+        t = progress() if progress else (step - warmup) / max(1, total - warmup)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
     return f
 
@@ -108,7 +117,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(args.warmup, args.iters, args.lr_min / args.lr))
+    clock = WallClock(0.0)
+    budget_s = args.budget * 60 if args.budget else None
+    progress = (lambda: clock.total() / budget_s) if budget_s else None
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(args.warmup, args.iters, args.lr_min / args.lr, progress))
     sampler: PatchSampler | ShardSampler
     if args.pairs:
         sampler = ShardSampler(args.pairs, args.scale, args.patch, args.seed + 1000 * rt.rank, args.pairs_target)
@@ -147,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
 
     scaler = rt.grad_scaler()
     loss_fn = SRLoss(args.loss, rt.autocast).to(rt.device)
-    clock = WallClock(clock_prev)
+    clock.previous, clock.start = clock_prev, time.monotonic()
 
     def save(path: Path) -> None:
         atomic_save(
@@ -169,6 +181,17 @@ def main(argv: list[str] | None = None) -> None:
             path,
         )
 
+    def run_validation() -> None:
+        nonlocal best
+        m = validate(model, args.arch, val_pairs, args.scale, rt.device)
+        writer.add_scalar("val/psnr_y", m["psnr_y"], step)
+        writer.add_scalar("val/ssim_y", m["ssim_y"], step)
+        writer.add_scalar("val/minutes", clock.total() / 60, step)  # x axis of equal-time learning curves
+        log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} (best {max(best, m['psnr_y']):.3f})")
+        if m["psnr_y"] > best:
+            best = m["psnr_y"]
+            save(args.out / "best.pt")
+
     model.train()
     bar = tqdm(total=args.iters, initial=step, disable=not rt.is_main, dynamic_ncols=True, mininterval=5)
     running, t_last, t_start = 0.0, time.monotonic(), time.monotonic()
@@ -176,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     while step < stop_at:
         if args.time_limit and time.monotonic() - t_start > args.time_limit * 60:
             log.info(f"time limit of {args.time_limit} min reached at step {step}")
+            break
+        if budget_s and clock.total() >= budget_s:
+            log.info(f"budget of {args.budget} min spent at step {step}")
             break
         lr_b, hr_b = sampler.batch(args.batch)
         lr_b, hr_b = lr_b.to(rt.device, non_blocking=True), hr_b.to(rt.device, non_blocking=True)
@@ -201,15 +227,11 @@ def main(argv: list[str] | None = None) -> None:
             writer.add_scalar("train/lr", sched.get_last_lr()[0], step)
             log.info(f"step {step} loss {avg:.5f} lr {sched.get_last_lr()[0]:.2e} {args.log_every / dt * 60:.0f} it/min")
         if rt.is_main and val_pairs and (step % args.val_every == 0 or step == args.iters):
-            m = validate(model, args.arch, val_pairs, args.scale, rt.device)
-            writer.add_scalar("val/psnr_y", m["psnr_y"], step)
-            writer.add_scalar("val/ssim_y", m["ssim_y"], step)
-            log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} (best {max(best, m['psnr_y']):.3f})")
-            if m["psnr_y"] > best:
-                best = m["psnr_y"]
-                save(args.out / "best.pt")
+            run_validation()
         if rt.is_main and (step % args.ckpt_every == 0 or step == stop_at):
             save(ckpt_path)
+    if rt.is_main and val_pairs and budget_s and clock.total() >= budget_s and step % args.val_every:
+        run_validation()  # a budgeted run ends between validations: measure where it ended
     if rt.is_main and step % args.ckpt_every:
         save(ckpt_path)
     bar.close()

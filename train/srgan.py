@@ -1,4 +1,4 @@
-"""Fine-tune our PSNR-trained EDSR generator into an SRGAN: content + adversarial (+ pixel) loss.
+"""Fine-tune one of our PSNR-trained generators (EDSR, or the U-Net for ``unet-gan``) into a GAN: content + adversarial (+ pixel) loss.
 
 CPU (this machine):
     python -m train.srgan --init assets/edsr_x4.safetensors --data ../shared/data/train \
@@ -26,8 +26,7 @@ from tqdm import tqdm
 
 from srcore.degrade import Degradation
 from srcore.lpips import get_lpips
-from srcore.models import EDSR
-from srcore.models.edsr import edsr_config_from_state_dict
+from srcore.models import build_model, config_from_state_dict
 from srcore.scoring import aggregate, score
 from srcore.weights_io import load_state_dict
 from train.common import (
@@ -49,7 +48,7 @@ from train.sr import lr_lambda
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.srgan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--init", type=Path, required=True, help="PSNR-trained EDSR x4 generator (.safetensors or a train.sr run's .pt)")
+    p.add_argument("--init", type=Path, required=True, help="PSNR-trained x4 generator, EDSR or U-Net (.safetensors or a train.sr run's .pt); its architecture is read from the weights")
     p.add_argument("--counterpart", type=Path,
                    help="the PSNR network the --strength dial blends with (default: --init); lets a run start from an "
                         "earlier GAN while alpha = 0 stays that PSNR network exactly")
@@ -113,10 +112,13 @@ def main(argv: list[str] | None = None) -> None:
     init_state = load_generator_init(args.init)
     psnr_state = load_generator_init(args.counterpart) if args.counterpart else init_state
 
-    g_cfg = edsr_config_from_state_dict(init_state)
+    try:
+        g_arch, g_cfg = config_from_state_dict(init_state)
+    except ValueError as exc:
+        raise SystemExit(f"{args.init}: {exc}") from None
     if g_cfg["scale"] != 4:
         raise SystemExit(f"{args.init} is an x{g_cfg['scale']} generator; SRGAN here is x4")
-    g = EDSR(**g_cfg).to(rt.device)
+    g = build_model(g_arch, 4, **g_cfg).to(rt.device)
     g.load_state_dict(init_state)
     d = DISCRIMINATORS[args.disc](args.d_width).to(rt.device)
     if args.channels_last:
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
             "optimizer": opt_g.state_dict(), "optimizer_d": opt_d.state_dict(),
             "scheduler": sched_g.state_dict(), "scheduler_d": sched_d.state_dict(),
             "step": step, "best_lpips": best, "wall_time": clock.total(), "rng": rng_state(), "sampler": sampler.state(),
-            "arch": "edsr", "kind": "srgan", "disc": args.disc, "scale": 4, "model_config": g.config, "device": str(rt.device),
+            "arch": g_arch, "kind": "srgan", "disc": args.disc, "scale": 4, "model_config": g.config, "device": str(rt.device),
             "data": [str(x) for x in args.data],
         }, path)
 

@@ -1,6 +1,6 @@
-"""Our SRGAN (Ledig et al. 2017) with a perception-distortion dial.
+"""Our SRGAN (Ledig et al. 2017) with a perception-distortion dial, and the other GANs built the same way.
 
-The generator is our EDSR-baseline architecture. ``strength`` alpha interpolates the
+The generator is our EDSR-baseline architecture (``srgan``, ``real-gan``) or our U-Net (``unet-gan``). ``strength`` alpha interpolates the
 *weights* between the PSNR-trained generator (alpha=0, sharp-but-smooth) and the GAN-trained
 one (alpha=1, textured), theta = (1-alpha) theta_psnr + alpha theta_gan, as ESRGAN did: one
 network run whatever alpha, and a smooth trade-off in between.
@@ -19,7 +19,7 @@ from torch import nn
 from srcore.errors import MethodError
 from srcore.methods.base import Option, Upscaler
 from srcore.methods.torch_sr import TorchUpscaler, edsr_bytes_per_pixel, run_network
-from srcore.models.edsr import EDSR
+from srcore.models import build_model
 from srcore.paths import ASSETS_DIR
 from srcore.weights import load_card, shipped_file
 from srcore.weights_io import load_state_dict
@@ -72,9 +72,9 @@ class SRGAN(TorchUpscaler):
             raise MethodError(f"{self.id}: strength must be between 0 and 1, got {alpha}")
         alpha = round(alpha, 3)  # cache key granularity
 
-        def build() -> EDSR:
+        def build() -> nn.Module:
             psnr, gan, card = self._states()
-            m = EDSR(**{**card.get("model_config", {}), "scale": 4})
+            m = build_model(card.get("arch", "edsr"), 4, **card.get("model_config", {}))  # cards before unet-gan: EDSR
             m.load_state_dict({k: (1 - alpha) * psnr[k].float() + alpha * gan[k].float() for k in gan})
             return m
 
