@@ -10,11 +10,17 @@ other judges accept, each measured against the PSNR-trained counterpart (``edsr`
 * **LR-PSNR** (does the output still downscale to the input it was given?) at least ``--lr-psnr-floor`` dB;
 * **hatching** (``srcore.hatching``: grating-like fine detail, the cross-hatched texture LPIPS rewards and
   NIQE/GMSD only partly see) at most ``--hatching-ceiling`` (default :data:`srcore.hatching.CEILING`);
+* optionally, **PSNR-Y** at most ``--psnr-drop-max`` dB under the counterpart's: a distortion budget, for a
+  method that must sit between its PSNR network and the GANs (``unet-perceptual``, issue 25);
 * among those, the lowest LPIPS wins; ties go to the weaker strength.
 
     python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --json docs/srgan_strength_Set14_x4.json
     python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --method real-gan --counterpart real-edsr \
         --degrade jpeg --jpeg-quality 50 --lr-psnr-floor 0 --json docs/srgan_strength_real_gan_Set14_jpeg50.json
+    python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --method unet-perceptual --counterpart unet \
+        --psnr-drop-max 1.5 --json docs/srgan_strength_unet_perceptual_Set14_x4.json
+    python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --method unet-gan --counterpart unet \
+        --json docs/srgan_strength_unet_gan_Set14_x4.json
 
 The JSON's ``chosen`` is each method's default strength: ``tests/test_scoring.py`` checks the code's
 constants against these files.
@@ -38,7 +44,7 @@ from srcore.hatching import CEILING  # noqa: E402
 
 def choose(
     candidates: dict[float, dict[str, Any]], reference: dict[str, Any], niqe_margin: float, gmsd_margin: float, lr_psnr_floor: float,
-    hatching_ceiling: float | None = CEILING,
+    hatching_ceiling: float | None = CEILING, psnr_drop_max: float | None = None,
 ) -> tuple[float | None, dict[float, list[str]]]:
     """The admissible strength with the lowest LPIPS (None if none is), and why each other one was refused."""
     refused: dict[float, list[str]] = {}
@@ -52,6 +58,8 @@ def choose(
             why.append(f"LR-PSNR {r['lr_psnr']:.2f} < {lr_psnr_floor}")
         if hatching_ceiling is not None and (r.get("hatching") is None or r["hatching"] > hatching_ceiling):
             why.append(f"hatching {r.get('hatching') or float('nan'):.3f} > {hatching_ceiling}")
+        if psnr_drop_max is not None and r["psnr_y"] < reference["psnr_y"] - psnr_drop_max:
+            why.append(f"PSNR-Y {r['psnr_y']:.2f} < {reference['psnr_y']:.2f} - {psnr_drop_max}")
         if why:
             refused[a] = why
     ok = [a for a in candidates if a not in refused]
@@ -72,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hatching-ceiling", type=float, default=CEILING, help="highest admissible hatching index (srcore.hatching)")
     p.add_argument("--degrade", choices=DEGRADATIONS, default="bicubic", help="how LR is made (as bench --degrade; default: the LR/ files)")
     p.add_argument("--jpeg-quality", type=int, default=50)
+    p.add_argument("--psnr-drop-max", type=float, help="refuse strengths whose PSNR-Y is more than this many dB under the counterpart's")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
@@ -90,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         candidates[a] = res.results[args.method]
         print(f"{args.method} strength {a}: " + ", ".join(f"{k} {v:.4f}" for k, v in candidates[a].items() if isinstance(v, float)),
               file=sys.stderr)
-    best, refused = choose(candidates, reference, args.niqe_margin, args.gmsd_margin, args.lr_psnr_floor, args.hatching_ceiling)
+    best, refused = choose(candidates, reference, args.niqe_margin, args.gmsd_margin, args.lr_psnr_floor, args.hatching_ceiling,
+                           args.psnr_drop_max)
     cols = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe", "lr_psnr", "hatching")
     print(f"{args.data}  x{args.scale}  {len(images)} images  ({ref_run.lpips_variant})")
     print("row".ljust(16) + "".join(c.rjust(10) for c in cols) + "  verdict")
@@ -105,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             "data": str(args.data), "scale": args.scale, "images": len(images), "lpips_variant": ref_run.lpips_variant,
             "degradation": ref_run.degradation, "method": args.method,
             "rule": {"niqe_margin": args.niqe_margin, "gmsd_margin": args.gmsd_margin, "lr_psnr_floor": args.lr_psnr_floor,
-                     "hatching_ceiling": args.hatching_ceiling, "counterpart": args.counterpart},
+                     "hatching_ceiling": args.hatching_ceiling, "psnr_drop_max": args.psnr_drop_max, "counterpart": args.counterpart},
             "reference": {"bicubic": ref_run.results["bicubic"], args.counterpart: reference},
             "candidates": {str(a): r for a, r in candidates.items()},
             "refused": {str(a): w for a, w in refused.items()}, "chosen": best,

@@ -192,7 +192,8 @@ def test_strength_rule_lets_lpips_choose_only_among_admissible() -> None:
 
 
 #: The committed sweeps of ``benchmarks/srgan_strength.py`` whose ``chosen`` is each GAN method's default.
-STRENGTH_SWEEPS = {"srgan": "srgan_strength_Set14_x4.json", "real-gan": "srgan_strength_real_gan_Set14_jpeg50.json"}
+STRENGTH_SWEEPS = {"srgan": "srgan_strength_Set14_x4.json", "real-gan": "srgan_strength_real_gan_Set14_jpeg50.json",
+                   "unet-perceptual": "srgan_strength_unet_perceptual_Set14_x4.json", "unet-gan": "srgan_strength_unet_gan_Set14_x4.json"}
 
 
 @pytest.mark.parametrize("method_id", sorted(STRENGTH_SWEEPS))
@@ -203,7 +204,8 @@ def test_default_strength_is_the_swept_one(method_id: str) -> None:
 
     sweep = json.loads((REPO / "docs" / STRENGTH_SWEEPS[method_id]).read_text())
     assert sweep.get("method", "srgan") == method_id
-    constant = {"srgan": srgan_module.SRGAN_DEFAULT_STRENGTH, "real-gan": srgan_module.REAL_GAN_DEFAULT_STRENGTH}[method_id]
+    constant = {"srgan": srgan_module.SRGAN_DEFAULT_STRENGTH, "real-gan": srgan_module.REAL_GAN_DEFAULT_STRENGTH,
+                "unet-perceptual": srgan_module.UNET_PERCEPTUAL_DEFAULT_STRENGTH, "unet-gan": srgan_module.UNET_GAN_DEFAULT_STRENGTH}[method_id]
     assert get_method(method_id).options[0].default == constant == sweep["chosen"]
 
 

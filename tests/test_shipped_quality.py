@@ -76,12 +76,18 @@ def _phase_spread(y: np.ndarray, period: int = 4) -> float:
     return float(phases.std())
 
 
-def test_srgan_has_no_checkerboard_or_colour_shift() -> None:
+#: Our GANs made for clean (or lightly JPEG'd) LR; each gets the artefact checks below at strength 1, its
+#: textured end. ``real-gan`` is judged on degraded photos instead (tests/test_shipped_real.py).
+GANS = ("srgan", "unet-gan")
+
+
+@pytest.mark.parametrize("method_id", GANS)
+def test_gan_has_no_checkerboard_or_colour_shift(method_id: str) -> None:
     """The artefacts GAN training is known for, measured against HR on every Set14 image."""
     import cv2
 
-    require_shipped("srgan", 4)
-    for out, hr in _outputs("srgan", "Set14", 4, 1.0):
+    require_shipped(method_id, 4)
+    for out, hr in _outputs(method_id, "Set14", 4, 1.0):
         a = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb).astype(np.float64)
         b = cv2.cvtColor(hr, cv2.COLOR_RGB2YCrCb).astype(np.float64)
         assert _phase_spread(a[..., 0]) <= _phase_spread(b[..., 0]) + 2.0  # grey levels of 255
@@ -97,18 +103,20 @@ def _chroma_highpass(rgb: np.ndarray) -> float:
     return float(np.abs(c - cv2.GaussianBlur(c, (0, 0), 1.5)).mean())
 
 
-def test_srgan_paints_no_colour_speckle() -> None:
+@pytest.mark.parametrize("method_id", GANS)
+def test_gan_paints_no_colour_speckle(method_id: str) -> None:
     """GAN texture belongs in luma: chroma detail no busier than the HR's.
 
-    The first shipped candidate failed this (Set14 chroma high-pass 2.7 vs HR 1.7), which is why
+    srgan's first shipped candidate failed this (Set14 chroma high-pass 2.7 vs HR 1.7), which is why
     training has a chroma L1 term.
     """
-    require_shipped("srgan", 4)
-    pairs = _outputs("srgan", "Set14", 4, 1.0)
+    require_shipped(method_id, 4)
+    pairs = _outputs(method_id, "Set14", 4, 1.0)
     assert np.mean([_chroma_highpass(o) for o, _ in pairs]) <= np.mean([_chroma_highpass(h) for _, h in pairs])
 
 
-def test_srgan_network_paints_little_colour_on_grey_photos() -> None:
+@pytest.mark.parametrize("method_id", GANS)
+def test_gan_network_paints_little_colour_on_grey_photos(method_id: str) -> None:
     """The generator's *own* output on Set14's two grayscale images, before ``keep_grey`` strips its chroma.
 
     Why the raw network: ``upscale`` returns a grey image for a grey input whatever the network
@@ -118,8 +126,8 @@ def test_srgan_network_paints_little_colour_on_grey_photos() -> None:
     """
     from srcore.methods.torch_sr import run_network
 
-    require_shipped("srgan", 4)
-    method = get_method("srgan")
+    require_shipped(method_id, 4)
+    method = get_method(method_id)
     network = method.torch_network(4, strength=1.0)
     grey = [item for item in load_dataset(BENCHMARK / "Set14" / "x4", 4) if _chroma_highpass(item.hr) < 0.05]
     assert len(grey) == 2, "Set14 has two grayscale images"
@@ -128,7 +136,8 @@ def test_srgan_network_paints_little_colour_on_grey_photos() -> None:
         assert _chroma_highpass(raw) <= 1.6, item.name
 
 
-def test_srgan_paints_no_hatching_at_its_default_strength() -> None:
+@pytest.mark.parametrize("method_id", GANS)
+def test_gan_paints_no_hatching_at_its_default_strength(method_id: str) -> None:
     """Issue 21: no grating-like fine detail beyond :data:`srcore.hatching.CEILING` (Set14 x4 mean, default strength).
 
     Measured (docs/hatching_check.json, clean Set14): ``srgan`` at its default 0.75 0.017, at 1 0.040;
@@ -137,14 +146,90 @@ def test_srgan_paints_no_hatching_at_its_default_strength() -> None:
     """
     from srcore.hatching import CEILING, hatching_index
 
-    require_shipped("srgan", 4)
-    assert np.mean([hatching_index(o) for o, _ in _outputs("srgan", "Set14", 4)]) <= CEILING
+    require_shipped(method_id, 4)
+    assert np.mean([hatching_index(o) for o, _ in _outputs(method_id, "Set14", 4)]) <= CEILING
 
 
-def test_srgan_strength_zero_is_the_psnr_generator() -> None:
-    """α = 0 is our PSNR-trained generator (shipped as ``edsr`` too): same pixels, same score."""
-    require_shipped("srgan", 4)
+@pytest.mark.parametrize("method_id", GANS)
+def test_gan_strength_zero_is_the_psnr_generator(method_id: str) -> None:
+    """α = 0 is the PSNR-trained generator it started from (shipped as ``edsr`` / ``unet`` too): same pixels."""
+    from srcore.artefacts import psnr_counterpart
+
+    require_shipped(method_id, 4)
     lr = load_dataset(BENCHMARK / "Set5" / "x4", 4, limit=1)[0].lr
-    a = get_method("srgan").upscale(lr, 4, strength=0.0)
-    b = get_method("edsr").upscale(lr, 4)
+    a = get_method(method_id).upscale(lr, 4, strength=0.0)
+    b = get_method(psnr_counterpart(method_id)).upscale(lr, 4)
     assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("method_id", GANS)
+def test_gan_repeats_no_4px_pattern(method_id: str) -> None:
+    """No x4 pixel-shuffle grid: Set14 mean of :func:`srcore.periodic.periodic_peak_ratio` within :data:`PERIODIC_BAR`."""
+    require_shipped(method_id, 4)
+    assert _periodic(method_id, 1.0) <= PERIODIC_BAR * _periodic_hr(), (_periodic(method_id, 1.0), _periodic_hr())
+
+
+#: An output may repeat every 4 px at most this many times as strongly as the ground truth does (Set14 means of
+#: srcore.periodic.periodic_peak_ratio; measured: HR 1.14, bicubic 1.09, unet 3.7, srgan@1 4.7, and the first
+#: unet-perceptual, whose 4-px grid is visible in every crop, 92).
+PERIODIC_BAR = 8.0
+
+
+def _periodic(method_id: str, strength: float | None = None) -> float:
+    from srcore.periodic import periodic_peak_ratio
+
+    return float(np.mean([periodic_peak_ratio(o) for o, _ in _outputs(method_id, "Set14", 4, strength)]))
+
+
+@cache
+def _periodic_hr() -> float:
+    from srcore.periodic import periodic_peak_ratio
+
+    return float(np.mean([periodic_peak_ratio(item.hr) for item in load_dataset(BENCHMARK / "Set14" / "x4", 4)]))
+
+
+def test_unet_gan_beats_unet_on_lpips() -> None:
+    """The point of the critic: the U-Net GAN at its default is perceptually closer than the PSNR U-Net (Set14, both LPIPS nets)."""
+    require_shipped("unet-gan", 4)
+    require_shipped("unet", 4)
+    gan, ref = _scores("unet-gan", "Set14", 4, lpips=True), _scores("unet", "Set14", 4, lpips=True)
+    assert gan["lpips_alex"] < ref["lpips_alex"] and gan["lpips_vgg"] < ref["lpips_vgg"], (gan, ref)
+
+
+def test_unet_perceptual_between_unet_and_the_gans() -> None:
+    """Issue 25: on the perception-distortion plane between ``unet`` and ``srgan``, with no grid and no colour shift.
+
+    Set14 x4: ST-LPIPS-alex <= 0.85 x unet's, PSNR-Y >= unet's - 1.5 dB, 4-px repetition within PERIODIC_BAR of the
+    ground truth's, and no mean chroma offset (the first unet-perceptual shifted colours and painted a 4-px grid).
+    """
+    import cv2
+
+    require_shipped("unet-perceptual", 4)
+    require_shipped("unet", 4)
+    per, ref = _scores("unet-perceptual", "Set14", 4, lpips=True), _scores("unet", "Set14", 4, lpips=True)
+    assert per["lpips_alex"] <= 0.85 * ref["lpips_alex"], (per, ref)
+    assert per["psnr_y"] >= ref["psnr_y"] - 1.5, (per, ref)
+    assert _periodic("unet-perceptual") <= PERIODIC_BAR * _periodic_hr()
+    for out, hr in _outputs("unet-perceptual", "Set14", 4):
+        a = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb).astype(np.float64)
+        b = cv2.cvtColor(hr, cv2.COLOR_RGB2YCrCb).astype(np.float64)
+        for ch in (1, 2):
+            assert abs(float(np.mean(a[..., ch] - b[..., ch]))) <= 2.5
+
+
+def test_seed002_methods_beat_bicubic() -> None:
+    """Issue 25: every listed encoder-decoder method beats bicubic on Set5 x4 - PSNR-Y for the per-pixel ones,
+    ST-LPIPS-alex (with no 4-px grid) for the perceptual/GAN ones."""
+    from srcore.registry import all_methods
+
+    listed = [m.id for m in all_methods() if m.id in ("autoencoder", "unet", "unet-perceptual", "unet-gan")]
+    assert {"unet", "unet-perceptual"} <= set(listed)
+    bic = _scores("bicubic", "Set5", 4, lpips=True)
+    for method_id in listed:
+        require_shipped(method_id, 4)
+        got = _scores(method_id, "Set5", 4, lpips=True)
+        if method_id in ("unet-perceptual", "unet-gan"):
+            assert got["lpips_alex"] < bic["lpips_alex"], (method_id, got, bic)
+            assert _periodic(method_id) <= PERIODIC_BAR * _periodic_hr(), method_id
+        else:
+            assert got["psnr_y"] >= bic["psnr_y"] + 0.3, (method_id, got, bic)

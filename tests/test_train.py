@@ -360,7 +360,8 @@ def test_srgan_distills_with_unet_discriminator_and_keeps_its_counterpart(tiny_d
     assert t["distilled_from"]["patches"] == 4 and t["distilled_from"]["teacher_seconds"] >= 0  # summed from the log
 
 
-def test_budget_run_spends_its_minutes_and_ends_its_schedule(tiny_data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_budget_run_spends_its_minutes_and_ends_its_schedule(tiny_data: Path, tmp_path: Path, clock: str) -> None:
     """``--budget``: stops once the wall minutes are spent, with the cosine at its floor and a last validation there.
 
     The loss study compares losses at equal CPU time; a schedule over steps would leave a slow loss stopped
@@ -371,9 +372,10 @@ def test_budget_run_spends_its_minutes_and_ends_its_schedule(tiny_data: Path, tm
     out = tmp_path / "budget"
     args = base_args(tiny_data, out, "fsrcnn", iters=10**6)
     args[args.index("--lr") + 1] = "1e-3"
-    train(args + ["--budget", "0.05", "--lr-min", "1e-5", "--val", str(tiny_data), "--val-limit", "2", "--val-every", "7"])
+    train(args + ["--budget", "0.05", "--budget-clock", clock, "--lr-min", "1e-5", "--val", str(tiny_data), "--val-limit", "2",
+                  "--val-every", "7"])
     ck = load_checkpoint(out / "last.pt")
-    assert 3.0 <= ck["wall_time"] < 60.0
+    assert 3.0 <= ck[f"{clock}_time"] < 60.0 and 0 < ck["cpu_time"] and 0 < ck["wall_time"]
     assert ck["scheduler"]["_last_lr"][0] <= 1.2e-5  # the floor, reached by time, not by --iters
     log = (out / "train.log").read_text()
     assert "budget of 0.05 min spent" in log

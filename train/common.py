@@ -207,12 +207,24 @@ def make_logger(out: Path, is_main: bool) -> logging.Logger:
 class WallClock:
     """Training wall time that survives resumes (stored in the checkpoint)."""
 
+    now = staticmethod(time.monotonic)
+
     def __init__(self, previous: float = 0.0) -> None:
         self.previous = previous
-        self.start = time.monotonic()
+        self.start = self.now()
 
     def total(self) -> float:
-        return self.previous + time.monotonic() - self.start
+        return self.previous + self.now() - self.start
+
+
+class CpuClock(WallClock):
+    """CPU seconds this process used (all its threads), surviving resumes.
+
+    Why: an equal-time comparison on shared cores is only fair in CPU time; a run that shares its core
+    with another job gets fewer steps per wall minute, not per CPU minute.
+    """
+
+    now = staticmethod(time.process_time)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

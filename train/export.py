@@ -154,6 +154,7 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
             "loss": config.get("loss"),
             "lr": config.get("lr"),
             "amp": config.get("amp"),
+            **({"budget_min": config["budget"]} if config.get("budget") else {}),  # equal-time runs (the loss study)
             "command": config.get("command") or _command_from_config(config),
             "commands": run_commands(config),
             "exported_checkpoint": which,

@@ -27,6 +27,7 @@ from srcore.models.luma import luma_upscale
 from srcore.scoring import aggregate, score
 from srcore.weights_io import load_state_dict
 from train.common import (
+    CpuClock,
     WallClock,
     add_run_args,
     atomic_save,
@@ -55,8 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pairs", type=Path, help="train on train.distill_data shards (LR + a teacher's outputs) instead of "
                                              "patches made from --data: knowledge distillation")
     p.add_argument("--pairs-target", choices=["teacher", "hr"], default="teacher", help="with --pairs: what the network learns to produce")
-    p.add_argument("--budget", type=float, help="train for this many minutes of wall time in all (resumes included), "
-                                                "the LR schedule spanning the budget instead of --iters: equal-time comparisons")
+    p.add_argument("--budget", type=float, help="train for this many minutes in all (resumes included), the LR schedule "
+                                                "spanning the budget instead of --iters: equal-time comparisons")
+    p.add_argument("--budget-clock", choices=["wall", "cpu"], default="wall",
+                   help="what --budget counts: wall minutes, or this process's CPU minutes (fair when cores are shared)")
     add_run_args(p, batch=16, val_every=1000, ckpt_every=250, log_every=50)
     args = p.parse_args(argv)
     if args.budget is not None and args.budget <= 0:
@@ -117,9 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr, betas=(0.9, 0.99))
-    clock = WallClock(0.0)
+    clock, cpu = WallClock(0.0), CpuClock(0.0)
+    budget_clock = cpu if args.budget_clock == "cpu" else clock
     budget_s = args.budget * 60 if args.budget else None
-    progress = (lambda: clock.total() / budget_s) if budget_s else None
+    progress = (lambda: budget_clock.total() / budget_s) if budget_s else None
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(args.warmup, args.iters, args.lr_min / args.lr, progress))
     sampler: PatchSampler | ShardSampler
     if args.pairs:
@@ -129,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         sampler = PatchSampler(args.data, args.scale, args.patch, args.arch in LUMA_ARCHS, args.seed + 1000 * rt.rank,
                                args.degrade, args.clean_share, args.jpeg_share, args.usm_target)
 
-    step, best, clock_prev = 0, -1.0, 0.0
+    step, best, clock_prev, cpu_prev = 0, -1.0, 0.0, 0.0
     ckpt_path = args.out / "last.pt"
     resumed = args.resume and ckpt_path.exists()
     if resumed:
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        step, best, clock_prev = ck["step"], ck["best_psnr"], ck["wall_time"]
+        step, best, clock_prev, cpu_prev = ck["step"], ck["best_psnr"], ck["wall_time"], ck.get("cpu_time", 0.0)
         set_rng_state(ck["rng"])
         sampler.set_state(ck["sampler"])
         log.info(f"resumed from {ckpt_path} at step {step}")
@@ -159,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
 
     scaler = rt.grad_scaler()
     loss_fn = SRLoss(args.loss, rt.autocast).to(rt.device)
-    clock.previous, clock.start = clock_prev, time.monotonic()
+    for c, prev in ((clock, clock_prev), (cpu, cpu_prev)):
+        c.previous, c.start = prev, c.now()
 
     def save(path: Path) -> None:
         atomic_save(
@@ -170,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
                 "step": step,
                 "best_psnr": best,
                 "wall_time": clock.total(),
+                "cpu_time": cpu.total(),
                 "rng": rng_state(),
                 "sampler": sampler.state(),
                 "arch": args.arch,
@@ -186,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         m = validate(model, args.arch, val_pairs, args.scale, rt.device)
         writer.add_scalar("val/psnr_y", m["psnr_y"], step)
         writer.add_scalar("val/ssim_y", m["ssim_y"], step)
-        writer.add_scalar("val/minutes", clock.total() / 60, step)  # x axis of equal-time learning curves
+        writer.add_scalar("val/minutes", budget_clock.total() / 60, step)  # x axis of equal-time learning curves
         log.info(f"step {step} val PSNR-Y {m['psnr_y']:.3f} SSIM-Y {m['ssim_y']:.4f} (best {max(best, m['psnr_y']):.3f})")
         if m["psnr_y"] > best:
             best = m["psnr_y"]
@@ -200,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.time_limit and time.monotonic() - t_start > args.time_limit * 60:
             log.info(f"time limit of {args.time_limit} min reached at step {step}")
             break
-        if budget_s and clock.total() >= budget_s:
+        if budget_s and budget_clock.total() >= budget_s:
             log.info(f"budget of {args.budget} min spent at step {step}")
             break
         lr_b, hr_b = sampler.batch(args.batch)
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
             run_validation()
         if rt.is_main and (step % args.ckpt_every == 0 or step == stop_at):
             save(ckpt_path)
-    if rt.is_main and val_pairs and budget_s and clock.total() >= budget_s and step % args.val_every:
+    if rt.is_main and val_pairs and budget_s and budget_clock.total() >= budget_s and step % args.val_every:
         run_validation()  # a budgeted run ends between validations: measure where it ended
     if rt.is_main and step % args.ckpt_every:
         save(ckpt_path)
@@ -239,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         if not val_pairs:
             save(args.out / "best.pt")
         writer.close()
-        log.info(f"done: {step} steps, {clock.total() / 60:.1f} min wall, best val PSNR-Y {best:.3f}")
+        log.info(f"done: {step} steps, {clock.total() / 60:.1f} min wall, {cpu.total() / 60:.1f} min CPU, best val PSNR-Y {best:.3f}")
     teardown_runtime(rt)
 
 

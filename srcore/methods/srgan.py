@@ -102,6 +102,18 @@ class SRGAN(TorchUpscaler):
 REAL_GAN_DEFAULT_STRENGTH = 1.0
 
 
+#: unet-perceptual's dial: the same weight interpolation, between `unet` and its VGG feature-loss fine-tune.
+PERCEPTUAL_STRENGTH = Option("strength", 1.0, 0.0, 1.0,
+                             "0 = unet (per-pixel loss), 1 = fine-tuned with the VGG feature loss; in between interpolates the weights")
+#: unet-perceptual's default alpha: srgan's rule plus a distortion budget (PSNR-Y at most 1.5 dB under unet's, issue 25),
+#: ``docs/srgan_strength_unet_perceptual_Set14_x4.json``: 0.875 and 1 hatch (0.065, 0.098 > CEILING), 1 also fails GMSD,
+#: LR-PSNR and the budget; 0.75 has the lowest LPIPS of the rest (Set14 0.237 vs unet 0.287, PSNR-Y -0.84 dB).
+UNET_PERCEPTUAL_DEFAULT_STRENGTH = 0.75
+#: unet-gan's default alpha, by srgan's rule with the hatching check (``benchmarks/srgan_strength.py``,
+#: ``docs/srgan_strength_unet_gan_Set14_x4.json``).
+UNET_GAN_DEFAULT_STRENGTH = 1.0
+
+
 def srgan_methods() -> list[Upscaler]:
     return [
         SRGAN(id="srgan", label="SRGAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
@@ -114,4 +126,15 @@ def srgan_methods() -> list[Upscaler]:
               description="Our real-world GAN, distilled from Real-ESRGAN x4plus: an EDSR-baseline (1.5 M params) trained as a GAN "
                           "against x4plus's outputs on realistically degraded patches, with Real-ESRGAN's U-Net discriminator; "
                           "strength 0 = real-edsr. Made for JPEG/noisy photos."),
+        SRGAN(id="unet-perceptual", label="U-Net perceptual (ours)", scales=(4,), options=(PERCEPTUAL_STRENGTH,), receptive_margin=40,
+              default_strength=UNET_PERCEPTUAL_DEFAULT_STRENGTH, gan_asset="unet_perceptual_x4", psnr_asset="unet_x4",
+              train_hint="python -m train.sr --arch unet --init assets/unet_x4.safetensors --loss perceptual:1,l1:20,chroma:25,phase:100 "
+                         "(train/README.md)",
+              description="Our U-Net fine-tuned from `unet` with a VGG-16 relu3_3 feature-reconstruction loss (Johnson et al.) plus "
+                          "L1, chroma and checkerboard terms, on bicubic + JPEG LR; strength 0 = unet."),
+        SRGAN(id="unet-gan", label="U-Net GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
+              default_strength=UNET_GAN_DEFAULT_STRENGTH, gan_asset="unet_gan_x4", psnr_asset="unet_gan_x4_psnr",
+              train_hint="python -m train.srgan --init assets/unet_x4.safetensors --degrade jpeg ... (train/README.md)",
+              description="Our U-Net (`unet`, 1.65 M params) fine-tuned against a critic - seed 002's GAN approach: VGG-16 "
+                          "feature + adversarial + pixel loss on bicubic + JPEG LR; strength 0 = unet."),
     ]

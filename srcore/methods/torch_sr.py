@@ -330,14 +330,13 @@ def torch_methods() -> list[Upscaler]:
                      train_hint=f"python -m train.sr --arch {arch} --loss {loss} --degrade jpeg, then train.export --name {id_.replace('-', '_')}_x4",
                      description=f"{what}, trained here on bicubic + JPEG (Q 30-95) LR, the 'crappify' degradation; "
                                  "a short CPU run of README's 'Which loss?' study (numbers: its model card).")
+          # `unet-perceptual` is in srcore/methods/srgan.py: a strength dial between `unet` and its feature-loss fine-tune.
           # No `autoencoder` here: the study's no-skip baseline (assets/autoencoder_x4, trained by
           # `train.sr --arch autoencoder`) is bicubic to within 0.01 dB on Set5, and issue 25 lists it as a method
           # only once it beats bicubic by >= 0.3 dB (tests/test_losses.py reads its card for that).
           for id_, label, arch, loss, what in (
               ("unet", "U-Net (ours)", "unet", "hfen+l1",
                "The same encoder-decoder with U-Net skip connections, HFEN + L1 loss (the study's best per-pixel loss by Set14 PSNR)"),
-              ("unet-perceptual", "U-Net perceptual (ours)", "unet", "perceptual:1,l1:1 --init assets/unet_x4.safetensors",
-               "The U-Net fine-tuned from `unet` with a VGG-16 relu3_3 feature-reconstruction loss (Johnson et al.) plus L1"),
           )],
         OfficialEDSR(id="edsr-official", label="EDSR (official weights)", scales=(2, 3, 4), receptive_margin=40,
                      description="The official EDSR-PyTorch weights (DIV2K-trained); the full model when present, else the baseline."),
