@@ -432,3 +432,26 @@ def test_generator_architecture_read_from_weights(tmp_path: Path) -> None:
         assert got_arch == arch and got["scale"] == 4 and all(got[k] == v for k, v in cfg.items())
     with pytest.raises(ValueError, match="not an EDSR or U-Net"):
         config_from_state_dict({"conv.weight": torch.zeros(1)})
+
+
+def test_he_init_keeps_the_autoencoders_signal_alive() -> None:
+    """``--model-config '{"init": "he"}'``: the plain stack's bottleneck keeps the input's scale (PyTorch's default
+    init lets it fade ~3x per layer, and the study's autoencoder then stayed at bicubic); the choice is recorded."""
+    from srcore.models import build_model
+
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 32, 32)
+    spread = {}
+    for init in ("default", "he"):
+        m = build_model("autoencoder", 4, init=init)
+        seen = {}
+        for name in ("enc0", "mid"):
+            getattr(m, name).register_forward_hook(lambda _m, _i, out, name=name, seen=seen: seen.__setitem__(name, float(out.detach().std())))
+        with torch.no_grad():
+            m(x)
+        spread[init] = seen["mid"] / seen["enc0"]
+        assert build_model("autoencoder", 4, **m.config).config == m.config
+    assert spread["default"] < 0.5 < spread["he"], spread
+    assert build_model("autoencoder", 4, init="he").config["init"] == "he" and "init" not in build_model("unet", 4).config
+    with pytest.raises(ValueError, match="init must be"):
+        build_model("unet", 4, init="xavier")

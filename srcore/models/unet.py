@@ -43,10 +43,10 @@ class UNetSR(nn.Module):
     Inputs and outputs are RGB in [0, 1], any size.
     """
 
-    def __init__(self, scale: int = 4, n_feats: int = 48, skips: bool = True) -> None:
+    def __init__(self, scale: int = 4, n_feats: int = 48, skips: bool = True, init: str = "default") -> None:
         super().__init__()
         self.scale = scale
-        self.config = dict(scale=scale, n_feats=n_feats, skips=skips)
+        self.config = dict(scale=scale, n_feats=n_feats, skips=skips, **({"init": init} if init != "default" else {}))
         self.skips = skips
         c = n_feats
         self.head = nn.Conv2d(3, c, 3, padding=1)
@@ -60,6 +60,26 @@ class UNetSR(nn.Module):
         self.up1 = nn.ConvTranspose2d(2 * c, c, 2, stride=2)
         self.dec0 = _block(2 * c if skips else c, c)
         self.tail = nn.Sequential(Upsampler(scale, c), nn.Conv2d(c, 3, 3, padding=1))
+        if init == "he":
+            self._he_init()
+        elif init != "default":
+            raise ValueError(f"init must be 'default' or 'he', got {init!r}")
+
+    def _he_init(self) -> None:
+        """He et al. (2015) initialisation, the residual's last conv scaled to 0.1.
+
+        Why: PyTorch's default conv init shrinks a ReLU signal's variance about 3x per layer. The U-Net's
+        skips carry the signal past that; the autoencoder's 12 convolutions in a row do not. With the
+        default, its bottleneck reached the tail at ~1/1000 of the input's scale, and 45 minutes of
+        training left it at bicubic exactly. He init keeps the variance through the stack. Scaling the
+        last conv makes the network start near "bicubic + a small residual", as the default init does.
+        """
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        with torch.no_grad():
+            self.tail[-1].weight.mul_(0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -84,8 +104,8 @@ class UNet(UNetSR):
 class AutoEncoder(UNetSR):
     """The autoencoder variant: the same network without skip connections (``build_model("autoencoder", ...)``)."""
 
-    def __init__(self, scale: int = 4, n_feats: int = 48, skips: bool = False) -> None:
-        super().__init__(scale=scale, n_feats=n_feats, skips=skips)
+    def __init__(self, scale: int = 4, n_feats: int = 48, skips: bool = False, init: str = "default") -> None:
+        super().__init__(scale=scale, n_feats=n_feats, skips=skips, init=init)
 
 
 def unet_config_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, int | bool]:
