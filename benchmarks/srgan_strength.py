@@ -19,8 +19,6 @@ other judges accept, each measured against the PSNR-trained counterpart (``edsr`
         --degrade jpeg --jpeg-quality 50 --lr-psnr-floor 0 --json docs/srgan_strength_real_gan_Set14_jpeg50.json
     python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --method unet-perceptual --counterpart unet \
         --psnr-drop-max 1.5 --json docs/srgan_strength_unet_perceptual_Set14_x4.json
-    python benchmarks/srgan_strength.py --data ../shared/data/benchmark/Set14/x4 --method unet-gan --counterpart unet \
-        --json docs/srgan_strength_unet_gan_Set14_x4.json
 
 The JSON's ``chosen`` is each method's default strength: ``tests/test_scoring.py`` checks the code's
 constants against these files.

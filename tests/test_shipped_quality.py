@@ -77,8 +77,9 @@ def _phase_spread(y: np.ndarray, period: int = 4) -> float:
 
 
 #: Our GANs made for clean (or lightly JPEG'd) LR; each gets the artefact checks below at strength 1, its
-#: textured end. ``real-gan`` is judged on degraded photos instead (tests/test_shipped_real.py).
-GANS = ("srgan", "unet-gan")
+#: textured end. ``real-gan`` is judged on degraded photos instead (tests/test_shipped_real.py). A U-Net GAN
+#: (``train.srgan --init assets/unet_x4.safetensors``) joins this list once it passes them: two recipes did not (train/README).
+GANS = ("srgan",)
 
 
 @pytest.mark.parametrize("method_id", GANS)
@@ -188,14 +189,6 @@ def _periodic_hr() -> float:
     return float(np.mean([periodic_peak_ratio(item.hr) for item in load_dataset(BENCHMARK / "Set14" / "x4", 4)]))
 
 
-def test_unet_gan_beats_unet_on_lpips() -> None:
-    """The point of the critic: the U-Net GAN at its default is perceptually closer than the PSNR U-Net (Set14, both LPIPS nets)."""
-    require_shipped("unet-gan", 4)
-    require_shipped("unet", 4)
-    gan, ref = _scores("unet-gan", "Set14", 4, lpips=True), _scores("unet", "Set14", 4, lpips=True)
-    assert gan["lpips_alex"] < ref["lpips_alex"] and gan["lpips_vgg"] < ref["lpips_vgg"], (gan, ref)
-
-
 def test_unet_perceptual_between_unet_and_the_gans() -> None:
     """Issue 25: on the perception-distortion plane between ``unet`` and ``srgan``, with no grid and no colour shift.
 
@@ -222,7 +215,7 @@ def test_seed002_methods_beat_bicubic() -> None:
     ST-LPIPS-alex (with no 4-px grid) for the perceptual/GAN ones."""
     from srcore.registry import all_methods
 
-    listed = [m.id for m in all_methods() if m.id in ("autoencoder", "unet", "unet-perceptual", "unet-gan")]
+    listed = [m.id for m in all_methods() if m.id in ("autoencoder", "unet", "unet-perceptual", "unet-gan")]  # seed 002's four
     assert {"unet", "unet-perceptual"} <= set(listed)
     bic = _scores("bicubic", "Set5", 4, lpips=True)
     for method_id in listed:

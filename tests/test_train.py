@@ -390,7 +390,7 @@ def test_budget_run_spends_its_minutes_and_ends_its_schedule(tiny_data: Path, tm
 
 
 def test_unet_generator_gan_export_and_dial(tiny_data: Path, tmp_path: Path, monkeypatch, astronaut) -> None:
-    """``unet-gan``'s route: train.srgan reads a U-Net from the init file's tensors, export keeps the arch,
+    """A U-Net GAN's route: train.srgan reads a U-Net from the init file's tensors, export keeps the arch,
     and the dial's ends are the two generators exactly."""
     from safetensors.torch import save_file
 

@@ -1,6 +1,7 @@
 """Our SRGAN (Ledig et al. 2017) with a perception-distortion dial, and the other GANs built the same way.
 
-The generator is our EDSR-baseline architecture (``srgan``, ``real-gan``) or our U-Net (``unet-gan``). ``strength`` alpha interpolates the
+The generator is our EDSR-baseline architecture (``srgan``, ``real-gan``); ``unet-perceptual`` uses the same
+dial between our U-Net and its feature-loss fine-tune. ``strength`` alpha interpolates the
 *weights* between the PSNR-trained generator (alpha=0, sharp-but-smooth) and the GAN-trained
 one (alpha=1, textured), theta = (1-alpha) theta_psnr + alpha theta_gan, as ESRGAN did: one
 network run whatever alpha, and a smooth trade-off in between.
@@ -74,7 +75,7 @@ class SRGAN(TorchUpscaler):
 
         def build() -> nn.Module:
             psnr, gan, card = self._states()
-            m = build_model(card.get("arch", "edsr"), 4, **card.get("model_config", {}))  # cards before unet-gan: EDSR
+            m = build_model(card.get("arch", "edsr"), 4, **card.get("model_config", {}))  # older cards: EDSR
             m.load_state_dict({k: (1 - alpha) * psnr[k].float() + alpha * gan[k].float() for k in gan})
             return m
 
@@ -109,9 +110,6 @@ PERCEPTUAL_STRENGTH = Option("strength", 1.0, 0.0, 1.0,
 #: ``docs/srgan_strength_unet_perceptual_Set14_x4.json``: 0.875 and 1 hatch (0.065, 0.098 > CEILING), 1 also fails GMSD,
 #: LR-PSNR and the budget; 0.75 has the lowest LPIPS of the rest (Set14 0.237 vs unet 0.287, PSNR-Y -0.84 dB).
 UNET_PERCEPTUAL_DEFAULT_STRENGTH = 0.75
-#: unet-gan's default alpha, by srgan's rule with the hatching check (``benchmarks/srgan_strength.py``,
-#: ``docs/srgan_strength_unet_gan_Set14_x4.json``).
-UNET_GAN_DEFAULT_STRENGTH = 1.0
 
 
 def srgan_methods() -> list[Upscaler]:
@@ -132,9 +130,4 @@ def srgan_methods() -> list[Upscaler]:
                          "(train/README.md)",
               description="Our U-Net fine-tuned from `unet` with a VGG-16 relu3_3 feature-reconstruction loss (Johnson et al.) plus "
                           "L1, chroma and checkerboard terms, on bicubic + JPEG LR; strength 0 = unet."),
-        SRGAN(id="unet-gan", label="U-Net GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
-              default_strength=UNET_GAN_DEFAULT_STRENGTH, gan_asset="unet_gan_x4", psnr_asset="unet_gan_x4_psnr",
-              train_hint="python -m train.srgan --init assets/unet_x4.safetensors --degrade jpeg ... (train/README.md)",
-              description="Our U-Net (`unet`, 1.65 M params) fine-tuned against a critic - seed 002's GAN approach: VGG-16 "
-                          "feature + adversarial + pixel loss on bicubic + JPEG LR; strength 0 = unet."),
     ]
