@@ -238,8 +238,8 @@ def main(argv: list[str] | None = None) -> None:
             save(ckpt_path)
     if rt.is_main and val_pairs and budget_s and budget_clock.total() >= budget_s and step % args.val_every:
         run_validation()  # a budgeted run ends between validations: measure where it ended
-    if rt.is_main and step % args.ckpt_every:
-        save(ckpt_path)
+    if rt.is_main:
+        save(ckpt_path)  # also after a stop by time or budget: the checkpoint holds the clocks at the very end
     bar.close()
     if rt.is_main:
         if not val_pairs:
