@@ -1,8 +1,9 @@
 """Learning curves of several training runs in one picture: validation PSNR-Y / SSIM-Y against wall minutes.
 
-Why minutes, not steps: the loss study (README, "Which loss?") compares losses at an equal CPU budget
+Why minutes, not steps: the loss study (README, "Which loss?") compares losses at an equal time budget
 (``train.sr --budget``), and a VGG feature loss takes ~3x the time of a pixel loss per step; on a
-step axis the cheap losses would look slow. Runs logged before ``val/minutes`` existed fall back to
+step axis the cheap losses would look slow. The minutes are each run's budget clock (``val/minutes``):
+wall time, or CPU time for ``--budget-clock cpu``. Runs logged before ``val/minutes`` existed fall back to
 steps (the x label says so).
 
     python benchmarks/learning_curves.py runs/study_unet_mse runs/study_unet_hfen_l1 ... \
@@ -51,7 +52,7 @@ def curves(runs: list[Path]) -> dict[str, dict[str, list[list[float]]]]:
     return result
 
 
-def plot(data: dict, png: Path, title: str) -> None:
+def plot(data: dict, png: Path, title: str, references: dict[str, float] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: a file
@@ -63,8 +64,12 @@ def plot(data: dict, png: Path, title: str) -> None:
             pts = entry[tag]
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", linewidth=1.4, label=name)
+        if tag == TAGS[0][0]:
+            for name, value in (references or {}).items():  # e.g. bicubic's PSNR-Y: what "learned nothing" looks like
+                ax.axhline(value, color="grey", linestyle="--", linewidth=1)
+                ax.annotate(name, (0, value), textcoords="offset points", xytext=(4, 3), fontsize=8, color="grey")
         xs = {e["x"] for e in data.values()}
-        ax.set_xlabel("wall minutes of training" if xs == {"minutes"} else "minutes (or steps, runs without val/minutes)")
+        ax.set_xlabel("minutes of training (each run's budget clock)" if xs == {"minutes"} else "minutes (or steps, runs without val/minutes)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
@@ -80,12 +85,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("runs", type=Path, nargs="+", help="train.sr / train.srgan run folders")
     p.add_argument("--png", type=Path, required=True)
     p.add_argument("--json", type=Path, help="also write the plotted points here")
-    p.add_argument("--title", default="Loss study: validation during training (equal wall-time budget)")
+    p.add_argument("--title", default="Loss study: validation during training (equal time budget)")
+    p.add_argument("--reference", action="append", default=[], metavar="NAME=PSNR",
+                   help="a dashed PSNR-Y line, e.g. bicubic=28.634 (repeatable)")
     args = p.parse_args(argv)
     data = curves(args.runs)
-    plot(data, args.png, args.title)
+    try:
+        references = {name: float(v) for name, _, v in (r.partition("=") for r in args.reference)}
+    except ValueError:
+        p.error("--reference wants NAME=PSNR, e.g. bicubic=28.634")
+    plot(data, args.png, args.title, references)
     if args.json:
-        args.json.write_text(json.dumps({"title": args.title, "runs": data}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"title": args.title, "references": references, "runs": data}, indent=1) + "\n")
     for name, entry in data.items():
         last = entry["val/psnr_y"][-1] if entry["val/psnr_y"] else None
         print(f"{name}: {len(entry['val/psnr_y'])} validations, last {last} ({entry['x']})")

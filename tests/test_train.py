@@ -383,7 +383,8 @@ def test_budget_run_spends_its_minutes_and_ends_its_schedule(tiny_data: Path, tm
     assert int(last_val) == ck["step"]  # measured where the run ended, not at the last multiple of 7
     png, data = tmp_path / "curves.png", tmp_path / "curves.json"
     runpy.run_path(str(REPO / "benchmarks" / "learning_curves.py"), run_name="not_main")["main"](
-        [str(out), "--png", str(png), "--json", str(data)])
+        [str(out), "--png", str(png), "--json", str(data), "--reference", "bicubic=20.5"])
+    assert json.loads(data.read_text())["references"] == {"bicubic": 20.5}
     curve = json.loads(data.read_text())["runs"]["budget"]
     assert curve["x"] == "minutes" and curve["val/psnr_y"][-1][0] <= 0.2
     assert Image.open(png).size[0] > 600
