@@ -329,10 +329,10 @@ def torch_methods() -> list[Upscaler]:
         *[OurTorchSR(id=id_, label=label, scales=(4,), receptive_margin=40, asset=id_.replace("-", "_"), arch=arch,
                      train_hint=f"python -m train.sr --arch {arch} --loss {loss} --degrade jpeg, then train.export --name {id_.replace('-', '_')}_x4",
                      description=f"{what}, trained here on bicubic + JPEG (Q 30-95) LR, the 'crappify' degradation; "
-                                 "a short CPU run of README's 'Which loss?' study (numbers: its model card).")
+                                 "a 45-minute CPU run of README's 'Which loss?' study (numbers: its model card).")
           # `unet-perceptual` is in srcore/methods/srgan.py: a strength dial between `unet` and its feature-loss fine-tune.
           # No `autoencoder` here: the study's no-skip baseline (assets/autoencoder_x4, trained by
-          # `train.sr --arch autoencoder`) is bicubic to within 0.01 dB on Set5, and issue 25 lists it as a method
+          # `train.sr --arch autoencoder`) is bicubic to within 0.02 dB on Set5, and issue 25 lists it as a method
           # only once it beats bicubic by >= 0.3 dB (tests/test_losses.py reads its card for that).
           for id_, label, arch, loss, what in (
               ("unet", "U-Net (ours)", "unet", "hfen+l1",

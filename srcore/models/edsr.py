@@ -92,9 +92,11 @@ def edsr_config_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, flo
     """Infer blocks, features and scale from an (official or ours) EDSR state dict."""
     n_feats = state["head.0.weight"].shape[0]
     n_blocks = len({k.split(".")[1] for k in state if k.startswith("body.") and ".body." in k})
+    return dict(scale=upsampler_scale(state, n_feats), n_blocks=n_blocks, n_feats=n_feats, res_scale=1.0 if n_feats <= 64 else 0.1)
+
+
+def upsampler_scale(state: dict[str, torch.Tensor], n_feats: int) -> int:
+    """The factor of an :class:`Upsampler` at ``tail.0`` (EDSR's and the U-Net's): one ``x s^2`` conv for x3,
+    one ``x4`` conv per factor 2 otherwise."""
     ups = [k for k in state if k.startswith("tail.0.") and k.endswith(".weight")]
-    if len(ups) == 1:
-        scale = int(math.isqrt(state[ups[0]].shape[0] // n_feats))
-    else:
-        scale = 2 ** len(ups)
-    return dict(scale=scale, n_blocks=n_blocks, n_feats=n_feats, res_scale=1.0 if n_feats <= 64 else 0.1)
+    return int(math.isqrt(state[ups[0]].shape[0] // n_feats)) if len(ups) == 1 else 2 ** len(ups)

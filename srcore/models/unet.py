@@ -17,12 +17,10 @@ receptive radius is about 30 LR pixels; methods use a 40-px margin, as for EDSR.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from srcore.models.edsr import Upsampler
+from srcore.models.edsr import Upsampler, upsampler_scale
 
 #: Input sizes must be multiples of this (2 stride-2 levels).
 MULTIPLE_OF = 4
@@ -112,10 +110,7 @@ def unet_config_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, int
     """Scale, width and skips of a :class:`UNetSR` state dict: what a generator file needs no card to say.
 
     ``skips`` shows in the first decoder block's input width: ``4c`` (up-sampled + encoder features) with
-    skips, ``2c`` without. The scale comes from the pixel-shuffle tail (as for EDSR: one ``x s^2`` conv for
-    x3, one ``x4`` conv per factor 2 otherwise).
+    skips, ``2c`` without. The scale comes from the pixel-shuffle tail, as for EDSR.
     """
     c = int(state["head.weight"].shape[0])
-    ups = [k for k in state if k.startswith("tail.0.") and k.endswith(".weight")]
-    scale = int(math.isqrt(state[ups[0]].shape[0] // c)) if len(ups) == 1 else 2 ** len(ups)
-    return dict(scale=scale, n_feats=c, skips=int(state["dec1.0.weight"].shape[1]) == 4 * c)
+    return dict(scale=upsampler_scale(state, c), n_feats=c, skips=int(state["dec1.0.weight"].shape[1]) == 4 * c)
