@@ -240,6 +240,50 @@ def test_phase_loss_sees_checkerboards_not_offsets() -> None:
     assert float(sr.grad.abs().sum()) > 0
 
 
+def _edges_image() -> torch.Tensor:
+    """A 96-px RGB test card: a smooth ramp with a bright square and a dark disc (edges in every direction)."""
+    yy, xx = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    img = 0.3 + 0.2 * xx / 95
+    img = torch.where((yy - 30).abs().maximum((xx - 30).abs()) < 14, torch.full_like(img, 0.8), img)
+    img = torch.where(((yy - 64) ** 2 + (xx - 62) ** 2).sqrt() < 18, torch.full_like(img, 0.1), img)
+    return img.expand(1, 3, 96, 96).contiguous()
+
+
+def test_lattice_loss_sees_an_edge_zipper_not_texture() -> None:
+    """The anti-zipper term: a 4-px pattern following the edges costs several times what broadband noise of the
+    same RMS does (a GAN's texture), and a copy of the target costs nothing."""
+    from train.losses import lattice_excess_l1
+
+    torch.manual_seed(0)
+    hr = _edges_image()
+    assert float(lattice_excess_l1(hr, hr)) == 0.0
+    gy, gx = torch.gradient(hr[:, :1], dim=(2, 3))
+    edges = (gx.abs() + gy.abs() > 0.05).float()
+    zipper = 0.05 * (torch.rand(1, 1, 4, 4) - 0.5).repeat(1, 1, 24, 24) * edges
+    noise = torch.randn(1, 1, 96, 96) * zipper.pow(2).mean().sqrt()
+    sr = (hr + zipper).requires_grad_(True)
+    loss = lattice_excess_l1(sr, hr)
+    assert float(loss.detach()) > 3 * float(lattice_excess_l1(hr + noise, hr))
+    loss.backward()
+    assert float(sr.grad.abs().sum()) > 0
+
+
+def test_detail_loss_sees_added_gratings_not_lost_detail() -> None:
+    """The anti-hatching term is one-sided: blurring the target costs (almost) nothing, a 3-px grating painted
+    over its flat ramp costs, with a gradient."""
+    from train.losses import detail_excess_l1
+
+    hr = _edges_image()
+    blurred = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(hr, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    xx = torch.arange(96.0).view(1, 1, 1, 96)
+    sr = (hr + 0.03 * torch.sin(2 * torch.pi * xx / 3)).requires_grad_(True)
+    loss = detail_excess_l1(sr, hr)
+    assert float(loss.detach()) > 0.005
+    assert float(detail_excess_l1(blurred, hr)) < 0.05 * float(loss.detach())  # only where a moved edge spills over
+    loss.backward()
+    assert float(sr.grad.abs().sum()) > 0
+
+
 def test_srgan_export_and_strength_dial(tiny_data: Path, tmp_path: Path, monkeypatch, astronaut) -> None:
     """Exported SRGAN: strength 0 reproduces the PSNR generator, 1 the GAN one, 0.5 lies between."""
     from srcore.methods.torch_sr import run_network

@@ -136,6 +136,64 @@ def phase_bias_l1(sr: torch.Tensor, hr: torch.Tensor, period: int = 4) -> torch.
     return (err - err.mean(dim=(2, 3), keepdim=True)).abs().mean()
 
 
+def detail_excess_l1(sr: torch.Tensor, hr: torch.Tensor, sigma: float = 1.5, window: int = 8) -> torch.Tensor:
+    """How much more fine luma detail the output has than the target, per ``window`` x ``window`` block (one-sided).
+
+    Why: a feature loss or a critic can be satisfied by a grating - oriented lines of a 3-4 px period painted
+    over faces and flat areas (:mod:`srcore.hatching`). Our U-Net generator did that under srgan's recipe
+    (Set14 hatching 0.10-0.16, ground truth 0.04) where the EDSR generator did not. The detail band is the
+    one the hatching index reads (BT.601 Y minus its Gaussian blur, sigma 1.5); per block, its RMS over the
+    target's RMS is penalised, and only the excess, so detail the PSNR network blurred away may still come
+    back up to the ground truth's level - texture invented where the photo is smooth is what costs.
+    """
+    w = torch.tensor(_BT601_Y, dtype=sr.dtype, device=sr.device).view(1, 3, 1, 1)
+    size = 2 * int(3 * sigma + 0.5) + 1
+    g = _gaussian(size, sigma, sr.dtype, sr.device)
+
+    def band_rms(x: torch.Tensor) -> torch.Tensor:
+        y = (x * w).sum(1, keepdim=True)
+        blur = F.conv2d(F.pad(y, [size // 2] * 4, mode="reflect"), g.view(1, 1, 1, size))
+        blur = F.conv2d(blur, g.view(1, 1, size, 1))
+        return (F.avg_pool2d((y - blur) ** 2, window) + 1e-8).sqrt()
+
+    with torch.no_grad():
+        ref = band_rms(hr)
+    return F.relu(band_rms(sr) - ref).mean()
+
+
+def lattice_excess_l1(sr: torch.Tensor, hr: torch.Tensor, period: int = 4, peak: int = 1, ring: int = 4) -> torch.Tensor:
+    """How far the output's luma spectrum peaks at the ``period``-px lattice frequencies, beyond the target's peaks.
+
+    Why: a x4 pixel-shuffle tail can answer an edge differently at each of its 16 output phases - a zipper
+    of dots along every contour. Its mean over an image is ~0, so :func:`phase_bias_l1` misses it; in the
+    spectrum it is the edge's own spectrum shifted onto the lattice ``(k/period, l/period)`` cycles per
+    pixel. Our U-Net generator against the U-Net discriminator painted it (Set14
+    :func:`srcore.periodic.periodic_peak_ratio` 12.3, ground truth 1.14). This is that check made a loss: per
+    patch and lattice point, the mean FFT amplitude of the Hann-windowed luma within ``peak`` bins minus the
+    mean over the surrounding ``ring`` - a *peak*, not energy, so the broadband texture a GAN rightly adds
+    near those frequencies costs nothing - and only its excess over the target's peak.
+    """
+    w = torch.tensor(_BT601_Y, dtype=sr.dtype, device=sr.device).view(1, 3, 1, 1)
+    h, wd = sr.shape[-2] - sr.shape[-2] % period, sr.shape[-1] - sr.shape[-1] % period
+    win = torch.outer(torch.hann_window(h, periodic=False, dtype=sr.dtype, device=sr.device),
+                      torch.hann_window(wd, periodic=False, dtype=sr.dtype, device=sr.device))
+    offsets = torch.arange(-ring, ring + 1, device=sr.device)
+    inner = (offsets.abs() <= peak)[:, None] & (offsets.abs() <= peak)[None, :]
+    points = [(k, m) for k in range(period) for m in range(period) if k or m]
+    rows = torch.stack([(k * h // period + offsets) % h for k, _ in points])  # (P, 2 ring + 1)
+    cols = torch.stack([(m * wd // period + offsets) % wd for _, m in points])
+
+    def peak_height(x: torch.Tensor) -> torch.Tensor:
+        y = (x[..., :h, :wd] * w).sum(1)
+        amp = torch.fft.fft2((y - y.mean(dim=(-2, -1), keepdim=True)) * win).abs() / (h * wd) ** 0.5
+        blocks = amp[:, rows[:, :, None], cols[:, None, :]]  # (N, P, 2 ring + 1, 2 ring + 1)
+        return blocks[..., inner].mean(-1) - blocks[..., ~inner].mean(-1)
+
+    with torch.no_grad():
+        ref = peak_height(hr.float())
+    return F.relu(peak_height(sr.float()) - ref).mean()
+
+
 def adversarial_losses(d_real: torch.Tensor, d_fake: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(discriminator loss, generator loss) from raw logits.
 
@@ -163,8 +221,10 @@ def adversarial_losses(d_real: torch.Tensor, d_fake: torch.Tensor, kind: str) ->
 
 #: Loss names ``--loss`` accepts (``ssim`` on RGB, ``ssim-y`` on BT.601 luma).
 #: ``chroma`` and ``phase`` are the guards our SRGAN needed against colour speckle and the x4 checkerboard
-#: (``chroma_l1``, ``phase_bias_l1``); a feature loss on the U-Net has the same two faults.
-SR_LOSSES = ("l1", "mse", "ssim", "ssim-y", "hfen", "perceptual", "chroma", "phase")
+#: (``chroma_l1``, ``phase_bias_l1``); a feature loss on the U-Net has the same two faults. ``detail``: fine luma
+#: detail beyond the target's (``detail_excess_l1``), the guard against painted gratings; ``lattice``: spectral
+#: energy at the 4-px lattice beyond the target's (``lattice_excess_l1``), against an edge-following zipper.
+SR_LOSSES = ("l1", "mse", "ssim", "ssim-y", "hfen", "perceptual", "chroma", "phase", "detail", "lattice")
 _BT601_Y = (65.481 / 255, 128.553 / 255, 24.966 / 255)  # full-range-input rows of the studio-range Y the metrics use
 
 
@@ -310,6 +370,10 @@ class SRLoss(nn.Module):
             return chroma_l1(sr, hr)
         if name == "phase":
             return phase_bias_l1(sr, hr)
+        if name == "detail":
+            return detail_excess_l1(sr, hr)
+        if name == "lattice":
+            return lattice_excess_l1(sr, hr)
         assert name == "perceptual" and self.feature is not None
         return self.feature(sr, hr)
 

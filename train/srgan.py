@@ -42,7 +42,15 @@ from train.common import (
 )
 from train.data import PatchSampler, ShardSampler, load_validation
 from train.discriminator import DISCRIMINATORS
-from train.losses import CONTENT_CHOICES, adversarial_losses, build_content_loss, chroma_l1, phase_bias_l1
+from train.losses import (
+    CONTENT_CHOICES,
+    adversarial_losses,
+    build_content_loss,
+    chroma_l1,
+    detail_excess_l1,
+    lattice_excess_l1,
+    phase_bias_l1,
+)
 from train.sr import lr_lambda
 
 
@@ -65,6 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="L1 on the Cb/Cr planes: stops the GAN painting colour speckle (0 = off)")
     p.add_argument("--phase-weight", type=float, default=100.0,
                    help="L1 on the per-phase mean error of the 4x4 pixel-shuffle grid: keeps checkerboards out (0 = off)")
+    p.add_argument("--detail-weight", type=float, default=0.0,
+                   help="L1 on fine luma detail beyond the target's, per 8x8 block: keeps painted gratings (hatching) out (0 = off)")
+    p.add_argument("--lattice-weight", type=float, default=0.0,
+                   help="L1 on the output's spectral peaks at the 4-px lattice beyond the target's: keeps an edge-following "
+                        "pixel-shuffle zipper out (0 = off)")
     p.add_argument("--gan", choices=["vanilla", "ragan"], default="ragan")
     p.add_argument("--disc", choices=sorted(DISCRIMINATORS), default="vgg",
                    help="vgg: SRGAN's global VGG-style D; unet: Real-ESRGAN's per-pixel U-Net D with spectral norm")
@@ -211,7 +224,9 @@ def main(argv: list[str] | None = None) -> None:
             pix = pixel_fn(sr, hr_b) * args.pixel_weight
             chroma = chroma_l1(sr, hr_b) * args.chroma_weight if args.chroma_weight else torch.zeros((), device=rt.device)
             phase = phase_bias_l1(sr, hr_b) * args.phase_weight if args.phase_weight else torch.zeros((), device=rt.device)
-            g_loss = c_loss.float() + adv * args.adv_weight + pix + chroma + phase
+            detail = detail_excess_l1(sr, hr_b) * args.detail_weight if args.detail_weight else torch.zeros((), device=rt.device)
+            lattice = lattice_excess_l1(sr, hr_b) * args.lattice_weight if args.lattice_weight else torch.zeros((), device=rt.device)
+            g_loss = c_loss.float() + adv * args.adv_weight + pix + chroma + phase + detail + lattice
             opt_g.zero_grad(set_to_none=True)
             scaler.scale(g_loss).backward()
             scaler.step(opt_g)
@@ -222,6 +237,9 @@ def main(argv: list[str] | None = None) -> None:
             sums["pixel"] = sums.get("pixel", 0.0) + float(pix.detach())
             sums["chroma"] = sums.get("chroma", 0.0) + float(chroma.detach())
             sums["phase"] = sums.get("phase", 0.0) + float(phase.detach())
+            for name, term, weight in (("detail", detail, args.detail_weight), ("lattice", lattice, args.lattice_weight)):
+                if weight:
+                    sums[name] = sums.get(name, 0.0) + float(term.detach())
 
         # --- discriminator
         with rt.autocast():
