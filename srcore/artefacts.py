@@ -23,7 +23,7 @@ import numpy as np
 from srcore.color import rgb_to_y_bt601
 
 #: Each GAN method and the PSNR-trained method of the same architecture it is read against.
-PSNR_COUNTERPART: dict[str, str] = {"srgan": "edsr", "real-gan": "real-edsr", "unet-perceptual": "unet"}
+PSNR_COUNTERPART: dict[str, str] = {"srgan": "edsr", "real-gan": "real-edsr", "unet-perceptual": "unet", "unet-gan": "unet"}
 
 #: How to read the map (for a caption next to it).
 CAPTION = (

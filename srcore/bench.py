@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from srcore.backends import cpu_info
 from srcore.degrade import Degradation, degrade_image
 from srcore.engine import Ready, optional_lpips, resolve, run_timed
 from srcore.errors import InputImageError, SRError
@@ -49,8 +50,9 @@ class BenchResult:
     degradation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
+        # the CPU goes with the timings: s/image compares only within one run on one machine
         return {"scale": self.scale, "lpips_variant": self.lpips_variant, "images": self.images,
-                "degradation": self.degradation, "results": self.results}
+                "degradation": self.degradation, "cpu": cpu_info().describe(), "results": self.results}
 
 
 def load_dataset(folder: Path, scale: int, limit: int | None = None, degradation: Degradation | None = None) -> list[BenchImage]:

@@ -193,7 +193,7 @@ def test_strength_rule_lets_lpips_choose_only_among_admissible() -> None:
 
 #: The committed sweeps of ``benchmarks/srgan_strength.py`` whose ``chosen`` is each GAN method's default.
 STRENGTH_SWEEPS = {"srgan": "srgan_strength_Set14_x4.json", "real-gan": "srgan_strength_real_gan_Set14_jpeg50.json",
-                   "unet-perceptual": "srgan_strength_unet_perceptual_Set14_x4.json"}
+                   "unet-perceptual": "srgan_strength_unet_perceptual_Set14_x4.json", "unet-gan": "srgan_strength_unet_gan_Set14_x4.json"}
 
 
 @pytest.mark.parametrize("method_id", sorted(STRENGTH_SWEEPS))
@@ -205,17 +205,22 @@ def test_default_strength_is_the_swept_one(method_id: str) -> None:
     sweep = json.loads((REPO / "docs" / STRENGTH_SWEEPS[method_id]).read_text())
     assert sweep.get("method", "srgan") == method_id
     constant = {"srgan": srgan_module.SRGAN_DEFAULT_STRENGTH, "real-gan": srgan_module.REAL_GAN_DEFAULT_STRENGTH,
-                "unet-perceptual": srgan_module.UNET_PERCEPTUAL_DEFAULT_STRENGTH}[method_id]
+                "unet-perceptual": srgan_module.UNET_PERCEPTUAL_DEFAULT_STRENGTH, "unet-gan": srgan_module.UNET_GAN_DEFAULT_STRENGTH}[method_id]
     assert get_method(method_id).options[0].default == constant == sweep["chosen"]
 
 
 def test_defaults_said_in_cli_help_and_readme_are_the_constants() -> None:
     """What users read about the default strengths (``--strength`` help, README) is what the code does."""
     from srcore.cli import build_parser
-    from srcore.methods.srgan import REAL_GAN_DEFAULT_STRENGTH, SRGAN_DEFAULT_STRENGTH, UNET_PERCEPTUAL_DEFAULT_STRENGTH
+    from srcore.methods.srgan import (
+        REAL_GAN_DEFAULT_STRENGTH,
+        SRGAN_DEFAULT_STRENGTH,
+        UNET_GAN_DEFAULT_STRENGTH,
+        UNET_PERCEPTUAL_DEFAULT_STRENGTH,
+    )
 
     said = (f"srgan {SRGAN_DEFAULT_STRENGTH:g}, real-gan {REAL_GAN_DEFAULT_STRENGTH:g}, "
-            f"unet-perceptual {UNET_PERCEPTUAL_DEFAULT_STRENGTH:g}")
+            f"unet-perceptual {UNET_PERCEPTUAL_DEFAULT_STRENGTH:g}, unet-gan {UNET_GAN_DEFAULT_STRENGTH:g}")
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices
     for command in ("upscale", "export"):

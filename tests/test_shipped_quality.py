@@ -77,9 +77,9 @@ def _phase_spread(y: np.ndarray, period: int = 4) -> float:
 
 
 #: Our GANs made for clean (or lightly JPEG'd) LR; each gets the artefact checks below at strength 1, its
-#: textured end. ``real-gan`` is judged on degraded photos instead (tests/test_shipped_real.py). A U-Net GAN
-#: (``train.srgan --init assets/unet_x4.safetensors``) joins this list once it passes them: two recipes did not (train/README).
-GANS = ("srgan",)
+#: textured end. ``real-gan`` is judged on degraded photos instead (tests/test_shipped_real.py). ``unet-gan`` passed
+#: them only once trained with the lattice and detail guards (train/README: two recipes without them did not).
+GANS = ("srgan", "unet-gan")
 
 
 @pytest.mark.parametrize("method_id", GANS)

@@ -168,7 +168,7 @@ def lattice_excess_l1(sr: torch.Tensor, hr: torch.Tensor, period: int = 4, peak:
     of dots along every contour. Its mean over an image is ~0, so :func:`phase_bias_l1` misses it; in the
     spectrum it is the edge's own spectrum shifted onto the lattice ``(k/period, l/period)`` cycles per
     pixel. Our U-Net generator against the U-Net discriminator painted it (Set14
-    :func:`srcore.periodic.periodic_peak_ratio` 12.3, ground truth 1.14). This is that check made a loss: per
+    :func:`srcore.periodic.periodic_peak_ratio` 11.6, ground truth 1.14). This is that check made a loss: per
     patch and lattice point, the mean FFT amplitude of the Hann-windowed luma within ``peak`` bins minus the
     mean over the surrounding ``ring`` - a *peak*, not energy, so the broadband texture a GAN rightly adds
     near those frequencies costs nothing - and only its excess over the target's peak.

@@ -1,7 +1,7 @@
 """Our SRGAN (Ledig et al. 2017) with a perception-distortion dial, and the other GANs built the same way.
 
-The generator is our EDSR-baseline architecture (``srgan``, ``real-gan``); ``unet-perceptual`` uses the same
-dial between our U-Net and its feature-loss fine-tune. ``strength`` alpha interpolates the
+The generator is our EDSR-baseline architecture (``srgan``, ``real-gan``); ``unet-perceptual`` and ``unet-gan`` use
+the same dial between our U-Net and its feature-loss or GAN fine-tune. ``strength`` alpha interpolates the
 *weights* between the PSNR-trained generator (alpha=0, sharp-but-smooth) and the GAN-trained
 one (alpha=1, textured), theta = (1-alpha) theta_psnr + alpha theta_gan, as ESRGAN did: one
 network run whatever alpha, and a smooth trade-off in between.
@@ -111,6 +111,12 @@ PERCEPTUAL_STRENGTH = Option("strength", 1.0, 0.0, 1.0,
 #: LR-PSNR and the budget; 0.75 has the lowest LPIPS of the rest (Set14 0.237 vs unet 0.287, PSNR-Y -0.84 dB).
 UNET_PERCEPTUAL_DEFAULT_STRENGTH = 0.75
 
+#: unet-gan's default alpha, by srgan's rule (``docs/srgan_strength_unet_gan_Set14_x4.json``): every strength is
+#: admissible (alpha 1: NIQE 6.35 vs unet 6.84, GMSD 0.102 vs 0.096 x 1.15, hatching 0.026, LR-PSNR 43.2), so the
+#: lowest LPIPS wins: alpha 1 (Set14 0.180; unet 0.287). The lattice and detail terms of its training are why the
+#: GAN end itself passes.
+UNET_GAN_DEFAULT_STRENGTH = 1.0
+
 
 def srgan_methods() -> list[Upscaler]:
     return [
@@ -130,4 +136,9 @@ def srgan_methods() -> list[Upscaler]:
                          "(train/README.md)",
               description="Our U-Net fine-tuned from `unet` with a VGG-16 relu3_3 feature-reconstruction loss (Johnson et al.) plus "
                           "L1, chroma and checkerboard terms, on bicubic + JPEG LR; strength 0 = unet."),
+        SRGAN(id="unet-gan", label="U-Net GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
+              default_strength=UNET_GAN_DEFAULT_STRENGTH, gan_asset="unet_gan_x4", psnr_asset="unet_gan_x4_psnr",
+              train_hint="python -m train.srgan --init assets/unet_x4.safetensors --disc unet --lattice-weight 300 (train/README.md)",
+              description="Our U-Net fine-tuned against a critic (seed 002's fastai-style GAN): Real-ESRGAN's U-Net discriminator "
+                          "with spectral norm, ST-VGG16 content, L1, chroma, checkerboard and 4-px-lattice terms; strength 0 = unet."),
     ]

@@ -112,7 +112,8 @@ def edsr_bytes_per_pixel(n_feats: int, scale: int) -> float:
 @dataclass
 class OurTorchSR(TorchUpscaler):
     """A network trained here (weights ``assets/<asset>_x<scale>``, architecture from its card): ``edsr`` on clean
-    bicubic LR, ``real-edsr`` on realistic LR, ``autoencoder``/``unet``/``unet-perceptual`` on bicubic + JPEG LR."""
+    bicubic LR, ``real-edsr`` on realistic LR, ``autoencoder``/``unet``/``unet-perceptual`` on bicubic + JPEG LR (``unet-gan``'s
+    GAN fine-tune on bicubic LR)."""
 
     #: file stem of the shipped weights and cards, e.g. ``edsr`` -> ``assets/edsr_x4.safetensors``
     asset: str = "edsr"
@@ -330,7 +331,8 @@ def torch_methods() -> list[Upscaler]:
                      train_hint=f"python -m train.sr --arch {arch} --loss {loss} --degrade jpeg, then train.export --name {id_.replace('-', '_')}_x4",
                      description=f"{what}, trained here on bicubic + JPEG (Q 30-95) LR, the 'crappify' degradation; "
                                  "a 45-minute CPU run of README's 'Which loss?' study (numbers: its model card).")
-          # `unet-perceptual` is in srcore/methods/srgan.py: a strength dial between `unet` and its feature-loss fine-tune.
+          # `unet-perceptual` and `unet-gan` are in srcore/methods/srgan.py: strength dials between `unet` and its
+          # feature-loss / GAN fine-tunes.
           # No `autoencoder` here: the study's no-skip baseline (assets/autoencoder_x4, trained by
           # `train.sr --arch autoencoder`) is bicubic to within 0.02 dB on Set5, and issue 25 lists it as a method
           # only once it beats bicubic by >= 0.3 dB (tests/test_losses.py reads its card for that).
