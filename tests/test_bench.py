@@ -21,7 +21,8 @@ def test_bench_set5_reproduces_reference_figures(tmp_path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert set(data) == {"scale", "lpips_variant", "images", "degradation", "results", "tta"} and data["tta"] is False
+    assert set(data) == {"scale", "lpips_variant", "images", "degradation", "cpu", "results", "tta"} and data["tta"] is False
+    assert "cores usable" in data["cpu"]  # timings say which machine they are from
     assert data["degradation"] == {"kind": "given", "source": "LR/ files used as given"}
     assert data["scale"] == 4 and data["images"] == 5
     assert data["lpips_variant"] in {"LPIPS-alex", "ST-LPIPS-alex"}
