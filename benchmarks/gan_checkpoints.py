@@ -1,0 +1,99 @@
+"""Judge GAN training checkpoints the way the shipped-quality tests judge a shipped GAN, before exporting any.
+
+    python benchmarks/gan_checkpoints.py runs/unet_gan_l300d200/best.pt runs/unet_gan/best.pt ... \
+        --counterpart assets/unet_x4.safetensors --json docs/unet_gan_recipes.json
+
+Why: a recipe search makes many checkpoints and ``train.export`` measures only the one it ships. This reads each
+``train.srgan`` checkpoint's generator (or a ``.safetensors`` file), blends it with ``--counterpart`` at
+``--strength`` exactly as the method's dial does, and scores it on clean Set14 x4 (the MATLAB-made LR files): the
+artefact checks of ``tests/test_shipped_quality.py`` - the hatching index (:mod:`srcore.hatching`, ceiling
+:data:`srcore.hatching.CEILING`) and the 4-px lattice-peak ratio (:mod:`srcore.periodic`, bar 8 x the ground
+truth's) - next to PSNR-Y and ST-LPIPS-alex. Every figure is the dataset mean; lower is better except PSNR-Y.
+``--append`` keeps the rows already in the JSON (a search measured over several calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from srcore.atomic import atomic_write  # noqa: E402
+from srcore.backends import cpu_info  # noqa: E402
+from srcore.bench import load_dataset  # noqa: E402
+from srcore.hatching import CEILING, hatching_index  # noqa: E402
+from srcore.lpips import get_lpips  # noqa: E402
+from srcore.methods.torch_sr import run_network  # noqa: E402
+from srcore.metrics import psnr_y  # noqa: E402
+from srcore.models import build_model, config_from_state_dict  # noqa: E402
+from srcore.periodic import periodic_peak_ratio  # noqa: E402
+from srcore.weights_io import load_state_dict  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmark" / "Set14" / "x4"
+
+
+def generator_state(path: Path) -> tuple[dict[str, Any], int | None]:
+    """The generator weights of a checkpoint (``.pt``: train.srgan's, with its step) or a weight file."""
+    if path.suffix == ".pt":
+        from train.common import load_checkpoint  # train/ is optional for srcore users; only .pt inputs need it
+
+        ck = load_checkpoint(path)
+        return ck["model"], int(ck["step"])
+    return load_state_dict(path), None
+
+
+def measure(path: Path, counterpart: Path, strength: float, data: Path) -> dict[str, Any]:
+    gan, step = generator_state(path)
+    psnr = load_state_dict(counterpart)
+    state = {k: (1 - strength) * psnr[k].float() + strength * v.float() for k, v in gan.items()}
+    arch, cfg = config_from_state_dict(state)
+    net = build_model(arch, cfg.pop("scale"), **cfg).eval()
+    net.load_state_dict(state)
+    lpips = get_lpips("alex")
+    rows = []
+    for item in load_dataset(data, 4):
+        out = run_network(net, item.lr, 4, 0, 0, 1.0, "cpu")
+        rows.append((psnr_y(out, item.hr, 4), lpips(out, item.hr), hatching_index(out), periodic_peak_ratio(out)))
+    psnr_mean, lpips_mean, hatching, lattice = (float(np.mean(c)) for c in zip(*rows, strict=True))
+    return {"checkpoint": str(path), "step": step, "strength": strength, "psnr_y": round(psnr_mean, 3),
+            "lpips": round(lpips_mean, 4), "hatching": round(hatching, 4), "lattice_peak": round(lattice, 2)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoints", nargs="+", type=Path)
+    p.add_argument("--counterpart", type=Path, required=True, help="the PSNR network the dial blends with (alpha 0)")
+    p.add_argument("--strength", type=float, default=1.0)
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--append", action="store_true", help="keep the rows already in --json")
+    args = p.parse_args(argv)
+    for path in [*args.checkpoints, args.counterpart]:
+        if not path.is_file():
+            raise SystemExit(f"{path} not found")
+    if not (args.data / "HR").is_dir():
+        raise SystemExit(f"benchmark folder {args.data} (with HR/ and LR/) not found")
+    hr_lattice = float(np.mean([periodic_peak_ratio(it.hr) for it in load_dataset(args.data, 4)]))
+    rows = []
+    for path in args.checkpoints:
+        rows.append(measure(path, args.counterpart, args.strength, args.data))
+        r = rows[-1]
+        print(f"{path}  step {r['step']}  PSNR-Y {r['psnr_y']:.2f}  LPIPS {r['lpips']:.4f}  hatching {r['hatching']:.4f}  "
+              f"lattice-peak {r['lattice_peak']:.2f}")
+    if args.json:
+        old = json.loads(args.json.read_text())["rows"] if args.append and args.json.is_file() else []
+        doc = {"data": str(args.data), "scale": 4, "counterpart": str(args.counterpart), "cpu": cpu_info().describe(),
+               "lpips_variant": "ST-LPIPS-alex", "hatching_ceiling": CEILING, "lattice_peak_ground_truth": round(hr_lattice, 3),
+               "lattice_peak_bar": round(8 * hr_lattice, 2), "convention": "Set14 x4 means; PSNR-Y on BT.601 Y, 4 px shaved",
+               "rows": old + rows}
+        atomic_write(args.json, json.dumps(doc, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
