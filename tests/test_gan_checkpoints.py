@@ -29,6 +29,19 @@ def test_checkpoint_judge_blends_like_the_dial(tmp_path) -> None:
     assert doc["hatching_ceiling"] == 0.06 and "cores usable" in doc["cpu"]
 
 
+@needs_benchmark
+def test_checkpoint_judge_degrades_like_bench(tmp_path) -> None:
+    """``--degrade jpeg --degrade realistic``: one row per LR recipe, labelled, both harder than the clean LR files."""
+    out = tmp_path / "ck.json"
+    proc = subprocess.run([sys.executable, "benchmarks/gan_checkpoints.py", "assets/unet_x4.safetensors", "--counterpart",
+                           "assets/unet_x4.safetensors", "--data", str(BENCHMARK / "Set5" / "x4"), "--degrade", "jpeg",
+                           "--degrade", "realistic", "--json", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["lr"] for r in rows] == ["jpeg Q50", "realistic seed 0"]
+    assert all(r["psnr_y"] < 29.0 and r["niqe"] > 0 and r["grid_32px"] > 0 for r in rows)  # clean Set5: 30.24 dB
+
+
 def test_checkpoint_judge_says_what_is_missing(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "benchmarks/gan_checkpoints.py", str(tmp_path / "nope.pt"), "--counterpart",
                            "assets/unet_x4.safetensors", "--data", str(tmp_path)], cwd=REPO, capture_output=True, text=True,
