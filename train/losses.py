@@ -142,9 +142,9 @@ def detail_excess_l1(sr: torch.Tensor, hr: torch.Tensor, sigma: float = 1.5, win
     Why: a feature loss or a critic can be satisfied by a grating - oriented lines of a 3-4 px period painted
     over faces and flat areas (:mod:`srcore.hatching`). Our U-Net generator did that under srgan's recipe
     (Set14 hatching 0.10-0.16, ground truth 0.04) where the EDSR generator did not. The detail band is the
-    one the hatching index reads (BT.601 Y minus its Gaussian blur, sigma 1.5); per block, its RMS over the
-    target's RMS is penalised, and only the excess, so detail the PSNR network blurred away may still come
-    back up to the ground truth's level - texture invented where the photo is smooth is what costs.
+    one the hatching index reads (BT.601 Y minus its Gaussian blur, sigma 1.5); per block, only its RMS *beyond*
+    the target's RMS is penalised, so detail the PSNR network blurred away may still come back up to the
+    ground truth's level - texture invented where the photo is smooth is what costs.
     """
     w = torch.tensor(_BT601_Y, dtype=sr.dtype, device=sr.device).view(1, 3, 1, 1)
     size = 2 * int(3 * sigma + 0.5) + 1
@@ -223,7 +223,7 @@ def adversarial_losses(d_real: torch.Tensor, d_fake: torch.Tensor, kind: str) ->
 #: ``chroma`` and ``phase`` are the guards our SRGAN needed against colour speckle and the x4 checkerboard
 #: (``chroma_l1``, ``phase_bias_l1``); a feature loss on the U-Net has the same two faults. ``detail``: fine luma
 #: detail beyond the target's (``detail_excess_l1``), the guard against painted gratings; ``lattice``: spectral
-#: energy at the 4-px lattice beyond the target's (``lattice_excess_l1``), against an edge-following zipper.
+#: peaks at the 4-px lattice beyond the target's (``lattice_excess_l1``), against an edge-following zipper.
 SR_LOSSES = ("l1", "mse", "ssim", "ssim-y", "hfen", "perceptual", "chroma", "phase", "detail", "lattice")
 _BT601_Y = (65.481 / 255, 128.553 / 255, 24.966 / 255)  # full-range-input rows of the studio-range Y the metrics use
 
