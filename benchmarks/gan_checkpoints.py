@@ -46,12 +46,13 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmark" / "
 
 
 def generator_state(path: Path) -> tuple[dict[str, Any], int | None]:
-    """The generator weights of a checkpoint (``.pt``: train.srgan's, with its step) or a weight file."""
+    """The generator weights of a checkpoint (``.pt``: train.srgan's, with its step; its EMA when it has one) or a
+    weight file."""
     if path.suffix == ".pt":
         from train.common import load_checkpoint  # train/ is optional for srcore users; only .pt inputs need it
 
         ck = load_checkpoint(path)
-        return ck["model"], int(ck["step"])
+        return ck.get("model_ema", ck["model"]), int(ck["step"])  # an --ema run is judged (and shipped) by its average
     return load_state_dict(path), None
 
 

@@ -284,6 +284,32 @@ def test_detail_loss_sees_added_gratings_not_lost_detail() -> None:
     assert float(sr.grad.abs().sum()) > 0
 
 
+def test_srgan_ema_resumes_exactly_and_is_what_ships(tiny_data: Path, tmp_path: Path) -> None:
+    """--ema: the average lags the raw generator, survives a resume bit for bit, and is what train.export ships."""
+    from train.export import _srgan_checkpoint
+    from train.srgan import main as srgan_main
+
+    init = _tiny_generator(tmp_path)
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    ema = ["--ema", "0.5"]
+    srgan_main(srgan_args(tiny_data, init, straight, 6) + ema)
+    srgan_main(srgan_args(tiny_data, init, split, 6) + ema + ["--stop-at", "3"])
+    srgan_main(srgan_args(tiny_data, init, split, 6) + ema + ["--resume"])
+    a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(split / "last.pt")
+    for k in a["model_ema"]:
+        torch.testing.assert_close(a["model_ema"][k], b["model_ema"][k], rtol=0, atol=1e-5)
+    moved = [k for k in a["model"] if not torch.equal(a["model"][k], a["model_ema"][k])]
+    assert moved, "the average equals the raw generator"
+    for k in moved:  # between the start and the raw generator, not beyond either
+        lo = torch.minimum(a["init_model"][k].float(), a["model"][k].float())
+        hi = torch.maximum(a["init_model"][k].float(), a["model"][k].float())
+        assert bool(((a["model_ema"][k] >= lo - 1e-4) & (a["model_ema"][k] <= hi + 1e-4)).float().mean() > 0.5)
+    shipped, which = _srgan_checkpoint(straight, "last")
+    assert "EMA" in which and all(torch.equal(shipped["model"][k], a["model_ema"][k]) for k in a["model_ema"])
+    with pytest.raises(SystemExit, match="--ema"):
+        srgan_main(srgan_args(tiny_data, init, tmp_path / "bad", 2) + ["--ema", "1.0"])
+
+
 def test_srgan_export_and_strength_dial(tiny_data: Path, tmp_path: Path, monkeypatch, astronaut) -> None:
     """Exported SRGAN: strength 0 reproduces the PSNR generator, 1 the GAN one, 0.5 lies between."""
     from srcore.methods.torch_sr import run_network

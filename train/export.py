@@ -210,7 +210,7 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         "batch": config.get("batch"), "hr_patch": config.get("patch"), "lr": config.get("lr"),
         "chroma_weight": config.get("chroma_weight", 0.0), "phase_weight": config.get("phase_weight", 0.0),
         "detail_weight": config.get("detail_weight", 0.0),
-        "lattice_weight": config.get("lattice_weight", 0.0), "command": config.get("command"),
+        "lattice_weight": config.get("lattice_weight", 0.0), "ema": config.get("ema", 0.0), "command": config.get("command"),
         "commands": run_commands(config), "exported_checkpoint": which,
         "discriminator": _DISC_DESCRIPTIONS[config.get("disc", "vgg")] + f", width x{config.get('d_width')}",
         "init_file": config.get("init"),
@@ -254,11 +254,14 @@ def _srgan_checkpoint(run: Path, which: str) -> tuple[dict[str, Any], str]:
         cks.append(load_checkpoint(path))
         if cks[-1].get("kind") != "srgan":
             raise SystemExit(f"{run} is not a train.srgan run")
+    # a run with --ema ships its moving average of G's weights (what it validated), not the raw G it trained
+    cks = [{**ck, "model": ck.get("model_ema", ck["model"])} for ck in cks]
+    ema = f" (EMA of G's weights, decay {cks[0]['ema']})" if "ema" in cks[0] else ""
     if which != "average":
-        return cks[0], which
+        return cks[0], which + ema
     best, last = cks
     model = {k: ((best["model"][k].float() + v.float()) / 2).to(v.dtype) for k, v in last["model"].items()}
-    return {**last, "model": model}, f"average of best (step {best['step']}) and last (step {last['step']}) generator weights"
+    return {**last, "model": model}, f"average of best (step {best['step']}) and last (step {last['step']}) generator weights{ema}"
 
 
 _DISC_DESCRIPTIONS = {
