@@ -35,6 +35,7 @@ from srcore.blockiness import grid_ratio  # noqa: E402
 from srcore.degrade import DEFAULT_JPEG_QUALITY, DEGRADATIONS, Degradation  # noqa: E402
 from srcore.hatching import CEILING, hatching_index  # noqa: E402
 from srcore.lpips import get_lpips  # noqa: E402
+from srcore.methods.srgan import blend_states  # noqa: E402
 from srcore.methods.torch_sr import run_network  # noqa: E402
 from srcore.metrics import psnr_y  # noqa: E402
 from srcore.models import build_model, config_from_state_dict  # noqa: E402
@@ -58,8 +59,7 @@ def generator_state(path: Path) -> tuple[dict[str, Any], int | None]:
 
 def measure(path: Path, counterpart: Path, strength: float, data: Path, degradation: Degradation) -> dict[str, Any]:
     gan, step = generator_state(path)
-    psnr = load_state_dict(counterpart)
-    state = {k: (1 - strength) * psnr[k].float() + strength * v.float() for k, v in gan.items()}
+    state = blend_states(load_state_dict(counterpart), gan, strength)
     arch, cfg = config_from_state_dict(state)
     net = build_model(arch, cfg.pop("scale"), **cfg).eval()
     net.load_state_dict(state)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         old = json.loads(args.json.read_text())["rows"] if args.append and args.json.is_file() else []
         doc = {"data": str(args.data), "scale": 4, "counterpart": str(args.counterpart), "cpu": cpu_info().describe(),
                "lpips_variant": "ST-LPIPS-alex", "hatching_ceiling": CEILING, "lattice_peak_ground_truth": round(hr_lattice, 3),
-               "lattice_peak_bar": round(8 * hr_lattice, 2), "convention": "Set14 x4 means; PSNR-Y on BT.601 Y, 4 px shaved",
+               "lattice_peak_bar": round(8 * hr_lattice, 2), "convention": f"{args.data.parent.name} x4 means; PSNR-Y on BT.601 Y, 4 px shaved",
                "rows": old + rows}
         atomic_write(args.json, json.dumps(doc, indent=2) + "\n")
 

@@ -27,6 +27,7 @@ from torch import nn
 from srcore.atomic import atomic_path, atomic_write
 from srcore.bench import load_dataset
 from srcore.lpips import get_lpips
+from srcore.methods.srgan import blend_states
 from srcore.methods.torch_sr import default_device, run_network
 from srcore.models import LUMA_ARCHS, build_model
 from srcore.paths import REPO_ROOT
@@ -223,7 +224,7 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         by_strength = {}
         for a in strengths:
             model = build_model(arch, 4, **cfg)
-            model.load_state_dict({k: (1 - a) * psnr_state[k].float() + a * gan_state[k].float() for k in gan_state})
+            model.load_state_dict(blend_states(psnr_state, gan_state, a))
             tmp = to / f".strength_{a}.safetensors"
             save_safetensors(model, tmp)
             try:

@@ -32,6 +32,15 @@ STRENGTH = Option("strength", 1.0, 0.0, 1.0, "0 = PSNR-trained generator, 1 = GA
 SRGAN_DEFAULT_STRENGTH = 0.75
 
 
+def blend_states(psnr: dict[str, torch.Tensor], gan: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
+    """The strength dial: ``(1 - alpha) * psnr + alpha * gan``, tensor by tensor (fp32).
+
+    One place for it, because the method, ``train.export``'s card numbers and ``benchmarks/gan_checkpoints.py``
+    must all mean the same network by the same alpha.
+    """
+    return {k: (1 - alpha) * psnr[k].float() + alpha * gan[k].float() for k in gan}
+
+
 @dataclass
 class SRGAN(TorchUpscaler):
     """A GAN-trained EDSR generator and its PSNR-trained origin, blended by ``strength``."""
@@ -76,7 +85,7 @@ class SRGAN(TorchUpscaler):
         def build() -> nn.Module:
             psnr, gan, card = self._states()
             m = build_model(card.get("arch", "edsr"), 4, **card.get("model_config", {}))  # older cards: EDSR
-            m.load_state_dict({k: (1 - alpha) * psnr[k].float() + alpha * gan[k].float() for k in gan})
+            m.load_state_dict(blend_states(psnr, gan, alpha))
             return m
 
         with self._lock:
@@ -138,7 +147,9 @@ def srgan_methods() -> list[Upscaler]:
                           "L1, chroma and checkerboard terms, on bicubic + JPEG LR; strength 0 = unet."),
         SRGAN(id="unet-gan", label="U-Net GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
               default_strength=UNET_GAN_DEFAULT_STRENGTH, gan_asset="unet_gan_x4", psnr_asset="unet_gan_x4_psnr",
-              train_hint="python -m train.srgan --init assets/unet_x4.safetensors --disc unet --lattice-weight 300 (train/README.md)",
+              train_hint="python -m train.srgan --init assets/unet_x4.safetensors --disc unet --lattice-weight 300 --detail-weight 200 "
+                         "(train/README.md)",
               description="Our U-Net fine-tuned against a critic (seed 002's fastai-style GAN): Real-ESRGAN's U-Net discriminator "
-                          "with spectral norm, ST-VGG16 content, L1, chroma, checkerboard and 4-px-lattice terms; strength 0 = unet."),
+                          "with spectral norm, ST-VGG16 content, L1, chroma, checkerboard, 4-px-lattice and excess-detail terms, "
+                          "on bicubic LR; strength 0 = unet."),
     ]
