@@ -119,7 +119,12 @@ def window_scores(output: np.ndarray, window: int = WINDOW, sigma: float = SIGMA
     spec = fft.rfft2(tiles * _taper(window), s=(n, n)).reshape(len(tiles), -1)
     power = spec.real**2 + spec.imag**2
     cos, w = _cosines(window, *periods)
-    rho = (power @ cos) / np.maximum(power @ w, 1e-12)[:, None]
+    # float64 products rounded back to float32: a BLAS matmul sums in a thread-count- and CPU-dependent order, and the
+    # score must not change with where it runs (a 1-thread Ray worker vs the CLI: tests/test_ray.py compares them exactly)
+    p64 = power.astype(np.float64)
+    num = (p64 @ cos.astype(np.float64)).astype(np.float32)
+    den = (p64 @ w.astype(np.float64)).astype(np.float32)
+    rho = num / np.maximum(den, np.float32(1e-12))[:, None]
     one, half, two, one_half = np.split(rho, 4, axis=1)
     g = np.minimum(np.minimum(one, one - half), np.minimum(two, two - one_half)).max(axis=1)
     return np.maximum(g, 0.0).reshape(th, tw), var.reshape(th, tw)
