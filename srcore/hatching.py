@@ -87,7 +87,7 @@ def _cosines(window: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]
     kx = np.fft.rfftfreq(n)[None, :]
     phase = 2 * np.pi * (ky[..., None] * lags[:, 0] + kx[..., None] * lags[:, 1])
     w = np.where((kx == 0) | (kx == 0.5), 1.0, 2.0) * np.ones_like(ky)  # rfft2 keeps half the spectrum: the rest is its mirror
-    return (np.cos(phase).reshape(-1, len(lags)) * w.reshape(-1, 1)).astype(np.float32), w.reshape(-1).astype(np.float32)
+    return np.cos(phase).reshape(-1, len(lags)) * w.reshape(-1, 1), w.reshape(-1)  # float64: see window_scores
 
 
 def _padded(window: int, hi: float) -> int:
@@ -122,8 +122,8 @@ def window_scores(output: np.ndarray, window: int = WINDOW, sigma: float = SIGMA
     # float64 products rounded back to float32: a BLAS matmul sums in a thread-count- and CPU-dependent order, and the
     # score must not change with where it runs (a 1-thread Ray worker vs the CLI: tests/test_ray.py compares them exactly)
     p64 = power.astype(np.float64)
-    num = (p64 @ cos.astype(np.float64)).astype(np.float32)
-    den = (p64 @ w.astype(np.float64)).astype(np.float32)
+    num = (p64 @ cos).astype(np.float32)
+    den = (p64 @ w).astype(np.float32)
     rho = num / np.maximum(den, np.float32(1e-12))[:, None]
     one, half, two, one_half = np.split(rho, 4, axis=1)
     g = np.minimum(np.minimum(one, one - half), np.minimum(two, two - one_half)).max(axis=1)
