@@ -17,7 +17,8 @@ import torch
 from conftest import REPO
 from PIL import Image
 
-from train.common import load_checkpoint
+from srcore.backends import CpuInfo, cpu_info
+from train.common import Runtime, bf16_note, load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -526,3 +527,16 @@ def test_he_init_keeps_the_autoencoders_signal_alive() -> None:
     assert build_model("autoencoder", 4, init="he").config["init"] == "he" and "init" not in build_model("unet", 4).config
     with pytest.raises(ValueError, match="init must be"):
         build_model("unet", 4, init="xavier")
+
+
+def test_bf16_on_a_cpu_that_emulates_it_is_warned_about() -> None:
+    """--amp bf16 copied from an AMX machine runs ~10x slower on an AVX2-only CPU: the run log says so."""
+    plain = CpuInfo("AVX2 CPU", 2, 256, 2.5, bf16=False)
+    amx = CpuInfo("AMX CPU", 2, 512, 2.5, bf16=True)
+    bf16 = Runtime(torch.device("cpu"), amp_dtype=torch.bfloat16)
+    note = bf16_note(bf16, plain)
+    assert note is not None and "AVX2 CPU" in note and "--amp" in note
+    assert bf16_note(bf16, amx) is None
+    assert bf16_note(Runtime(torch.device("cpu")), plain) is None  # fp32: nothing to say
+    assert bf16_note(Runtime(torch.device("cpu"), amp_dtype=torch.float16), plain) is None
+    assert (bf16_note(bf16, cpu_info()) is None) == cpu_info().bf16  # this machine's flags are read
