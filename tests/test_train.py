@@ -540,3 +540,32 @@ def test_bf16_on_a_cpu_that_emulates_it_is_warned_about() -> None:
     assert bf16_note(Runtime(torch.device("cpu")), plain) is None  # fp32: nothing to say
     assert bf16_note(Runtime(torch.device("cpu"), amp_dtype=torch.float16), plain) is None
     assert (bf16_note(bf16, cpu_info()) is None) == cpu_info().bf16  # this machine's flags are read
+
+
+def test_a_deeper_edsr_starts_as_the_shallower_one_and_can_learn(tmp_path: Path) -> None:
+    """--init with fewer blocks than --model-config asks: the same outputs at step 0, and the new blocks train."""
+    import logging
+
+    from safetensors.torch import save_file
+
+    from srcore.models.edsr import EDSR, deepen_edsr_state
+    from train.sr import init_from
+
+    torch.manual_seed(0)
+    small = EDSR(4, n_blocks=2, n_feats=16)
+    for p in small.parameters():  # not the zero-ish defaults: every tensor matters
+        p.data.add_(torch.randn_like(p) * 0.05)
+    save_file(small.state_dict(), tmp_path / "small.safetensors")
+    deep = EDSR(4, n_blocks=5, n_feats=16)
+    init_from(deep, tmp_path / "small.safetensors", logging.getLogger("test"))
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert torch.equal(small(x), deep(x))
+    assert torch.count_nonzero(deep.body[3].body[0].weight) > 0  # the new block's first conv is live
+    loss = (deep(x) - 0.5).abs().mean()
+    loss.backward()
+    assert deep.body[3].body[2].weight.grad.abs().sum() > 0  # and its zero conv gets a gradient
+    with pytest.raises(ValueError, match="more blocks"):
+        deepen_edsr_state(deep.state_dict(), small.state_dict())
+    with pytest.raises(ValueError, match="width"):
+        deepen_edsr_state(small.state_dict(), EDSR(4, n_blocks=5, n_feats=8).state_dict())

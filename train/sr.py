@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from srcore.degrade import Degradation
 from srcore.models import ARCHS, LUMA_ARCHS, build_model
+from srcore.models.edsr import EDSR, deepen_edsr_state, edsr_config_from_state_dict
 from srcore.models.luma import luma_upscale
 from srcore.scoring import aggregate, score
 from srcore.weights_io import load_state_dict
@@ -52,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     p.add_argument("--loss", default="l1", help=f"one of {', '.join(SR_LOSSES)}, or a weighted sum: 'ssim+l1', 'perceptual:1,l1:0.1'")
-    p.add_argument("--init", type=Path, help="initialise weights from this file (e.g. x2 weights for x4; mismatched layers are skipped)")
+    p.add_argument("--init", type=Path, help="initialise weights from this file (e.g. x2 weights for x4; mismatched layers are skipped; "
+                                          "an EDSR with fewer blocks than --model-config's is deepened, new blocks starting as identities)")
     p.add_argument("--pairs", type=Path, help="train on train.distill_data shards (LR + a teacher's outputs) instead of "
                                              "patches made from --data: knowledge distillation")
     p.add_argument("--pairs-target", choices=["teacher", "hr"], default="teacher", help="with --pairs: what the network learns to produce")
@@ -105,8 +107,14 @@ def validate(model: nn.Module, arch: str, pairs: list[tuple[np.ndarray, np.ndarr
 
 
 def init_from(model: nn.Module, path: Path, log) -> None:
+    """Take every tensor of ``path`` that fits ``model``; a shallower EDSR is deepened function-preservingly."""
     src = load_state_dict(path)
     own = model.state_dict()
+    if isinstance(model, EDSR) and "head.0.weight" in src:
+        have, want = edsr_config_from_state_dict(src)["n_blocks"], model.config["n_blocks"]
+        if have < want:
+            src = deepen_edsr_state(src, own)
+            log.info(f"deepened {path} from {have} to {want} residual blocks: the new ones start as identities")
     taken = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(taken, strict=False)
     log.info(f"initialised {len(taken)}/{len(own)} tensors from {path}")

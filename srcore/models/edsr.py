@@ -88,6 +88,33 @@ class EDSR(nn.Module):
         return x / self.rgb_range
 
 
+def deepen_edsr_state(src: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``src`` (an EDSR with m residual blocks) laid out for ``own``'s deeper body (n > m), computing the same function.
+
+    Why: a bigger PSNR body need not start from scratch (hours on a CPU). The m trained blocks keep their
+    places, the body's closing conv moves from ``body.m`` to ``body.n``, and blocks m..n-1 take ``own``'s
+    fresh first conv with a zero second conv - ``x + 0`` - so they start as identities (as Net2Net's deeper
+    nets do) and training grows them from there. Features and scale must match.
+    """
+    m, n = (edsr_config_from_state_dict(s)["n_blocks"] for s in (src, own))
+    if n <= m:
+        raise ValueError(f"deepening needs more blocks than the source's {m}, not {n}")
+    if src["head.0.weight"].shape != own["head.0.weight"].shape:
+        raise ValueError("deepening keeps the features: the source and the target differ in width")
+    out: dict[str, torch.Tensor] = {}
+    for key, value in own.items():
+        part = key.split(".")
+        if part[0] != "body":
+            out[key] = src[key]
+        elif int(part[1]) < m:
+            out[key] = src[key]
+        elif int(part[1]) == n:  # the closing conv, moved down
+            out[key] = src[".".join(["body", str(m), *part[2:]])]
+        else:  # a new block: own's first conv, the second zero
+            out[key] = torch.zeros_like(value) if part[3] == "2" else value
+    return out
+
+
 def edsr_config_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, float | int]:
     """Infer blocks, features and scale from an (official or ours) EDSR state dict."""
     n_feats = state["head.0.weight"].shape[0]
