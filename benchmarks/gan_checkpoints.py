@@ -70,9 +70,19 @@ def measure(path: Path, counterpart: Path, strength: float, data: Path, degradat
         rows.append((psnr_y(out, item.hr, 4), lpips(out, item.hr), float(score(out, 4, metrics=["niqe"])["niqe"]),
                      hatching_index(out), periodic_peak_ratio(out), grid_ratio(out, 32)))
     means = [float(np.mean(c)) for c in zip(*rows, strict=True)]
-    return {"checkpoint": str(path), "step": step, "strength": strength, "lr": degradation.label,
+    return {"checkpoint": str(path), "step": step, "strength": strength, "counterpart": str(counterpart), "lr": degradation.label,
             **{k: round(v, n) for k, v, n in zip(("psnr_y", "lpips", "niqe", "hatching", "lattice_peak", "grid_32px"), means,
                                                   (3, 4, 3, 4, 2, 3), strict=True)}}
+
+
+def previous_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of an earlier call, each with the counterpart and CPU it was measured with.
+
+    Why per row: ``--append`` gathers calls with different counterparts on different machines, so a
+    document-level field would relabel the old rows; files written before rows carried them get theirs here.
+    """
+    doc = json.loads(path.read_text())
+    return [{"counterpart": doc.get("counterpart"), "cpu": doc.get("cpu"), **r} for r in doc["rows"]]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,11 +112,12 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{path}  step {r['step']}  {r['lr']}  PSNR-Y {r['psnr_y']:.2f}  LPIPS {r['lpips']:.4f}  NIQE {r['niqe']:.2f}  "
                   f"hatching {r['hatching']:.4f}  lattice-peak {r['lattice_peak']:.2f}  grid {r['grid_32px']:.3f}")
     if args.json:
-        old = json.loads(args.json.read_text())["rows"] if args.append and args.json.is_file() else []
-        doc = {"data": str(args.data), "scale": 4, "counterpart": str(args.counterpart), "cpu": cpu_info().describe(),
+        old = previous_rows(args.json) if args.append and args.json.is_file() else []
+        cpu = cpu_info().describe()
+        doc = {"data": str(args.data), "scale": 4,
                "lpips_variant": "ST-LPIPS-alex", "hatching_ceiling": CEILING, "lattice_peak_ground_truth": round(hr_lattice, 3),
                "lattice_peak_bar": round(8 * hr_lattice, 2), "convention": f"{args.data.parent.name} x4 means; PSNR-Y on BT.601 Y, 4 px shaved",
-               "rows": old + rows}
+               "rows": old + [{**r, "cpu": cpu} for r in rows]}
         atomic_write(args.json, json.dumps(doc, indent=2) + "\n")
 
 

@@ -26,7 +26,8 @@ def test_checkpoint_judge_blends_like_the_dial(tmp_path) -> None:
         {k: gan0[k] for k in ("psnr_y", "lpips", "hatching", "lattice_peak")}
     assert gan1["lpips"] < unet["lpips"] and gan1["psnr_y"] < unet["psnr_y"]
     assert doc["lattice_peak_bar"] == pytest.approx(8 * doc["lattice_peak_ground_truth"], abs=0.01)
-    assert doc["hatching_ceiling"] == 0.06 and "cores usable" in doc["cpu"]
+    assert doc["hatching_ceiling"] == 0.06 and all("cores usable" in r["cpu"] for r in doc["rows"])
+    assert {r["counterpart"] for r in doc["rows"]} == {"assets/unet_x4.safetensors"}
 
 
 @needs_benchmark
