@@ -569,3 +569,51 @@ def test_a_deeper_edsr_starts_as_the_shallower_one_and_can_learn(tmp_path: Path)
         deepen_edsr_state(deep.state_dict(), small.state_dict())
     with pytest.raises(ValueError, match="width"):
         deepen_edsr_state(small.state_dict(), EDSR(4, n_blocks=5, n_feats=8).state_dict())
+
+
+def test_a_gan_is_seated_on_a_deeper_counterpart_with_its_dial_intact(tiny_data: Path, tmp_path: Path) -> None:
+    """A retrained, deeper real-edsr must not orphan real-gan: ``train.deepen_gan`` re-seats the shipped GAN
+    (alpha 1 the old GAN exactly, alpha 0 the counterpart, the card saying so), and ``train.srgan`` starts a
+    run from a shallower GAN on a deeper --counterpart the same way."""
+    from safetensors.torch import save_file
+
+    from srcore.methods.srgan import blend_states
+    from srcore.models.edsr import EDSR
+    from srcore.weights_io import load_state_dict
+    from train.deepen_gan import deepen_gan
+    from train.srgan import main as srgan_main
+
+    torch.manual_seed(0)
+    gan, deep_psnr = EDSR(4, n_blocks=2, n_feats=16), EDSR(4, n_blocks=5, n_feats=16)
+    for net in (gan, deep_psnr):
+        for p in net.parameters():
+            p.data.add_(torch.randn_like(p) * 0.05)
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    save_file(gan.state_dict(), assets / "g_x4.safetensors")
+    save_file(deep_psnr.state_dict(), assets / "p_x4.safetensors")
+    (assets / "g_x4.json").write_text(json.dumps({"name": "g_x4", "file": "g_x4.safetensors", "training": {"iterations": 7},
+                                                  "metrics": {"Set5": {"psnr_y": 1.0}}}))
+    card = json.loads(deepen_gan("g_x4", assets / "p_x4.safetensors", assets, bench_root=None).read_text())
+    assert card["model_config"]["n_blocks"] == 5 and card["training"]["iterations"] == 7  # its own training record kept
+    assert card["training"]["deepened"]["from_blocks"] == 2 and "metrics" not in card  # stale numbers dropped
+    psnr_card = json.loads((assets / "g_x4_psnr.json").read_text())
+    assert psnr_card["file"] == "p_x4.safetensors"  # the counterpart's own file, not a copy
+    seated = load_state_dict(assets / "g_x4.safetensors")
+    x = torch.rand(1, 3, 12, 10)
+    net = EDSR(4, n_blocks=5, n_feats=16).eval()
+    with torch.no_grad():
+        net.load_state_dict(blend_states(deep_psnr.state_dict(), seated, 1.0))
+        torch.testing.assert_close(net(x), gan.eval()(x), rtol=0, atol=1e-6)
+        net.load_state_dict(blend_states(deep_psnr.state_dict(), seated, 0.0))
+        torch.testing.assert_close(net(x), deep_psnr.eval()(x), rtol=0, atol=1e-6)
+    save_file(EDSR(4, n_blocks=1, n_feats=16).state_dict(), tmp_path / "shallow.safetensors")
+    with pytest.raises(SystemExit, match="cannot be seated"):  # the GAN (now 5 blocks) deeper than this counterpart
+        deepen_gan("g_x4", tmp_path / "shallow.safetensors", assets, bench_root=None)
+
+    save_file(gan.state_dict(), tmp_path / "g2.safetensors")
+    run = tmp_path / "run"
+    srgan_main(srgan_args(tiny_data, tmp_path / "g2.safetensors", run, 2) + ["--counterpart", str(assets / "p_x4.safetensors")])
+    ck = load_checkpoint(run / "last.pt")
+    assert len({k.split(".")[1] for k in ck["model"] if k.startswith("body.") and ".body." in k}) == 5
+    assert "deepened" in (run / "train.log").read_text()

@@ -186,10 +186,8 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         model.load_state_dict(state)
         path = to / f"{card_name}.safetensors"
         save_safetensors(model, path)
-        path = _reuse_identical(path)
-        cards[card_name] = {"name": card_name, "arch": arch, "scale": 4, "file": path.name, "sha256": sha256_file(path),
-                       "bytes": path.stat().st_size, "params": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
-                       "model_config": model.config}
+        path = reuse_identical(path)
+        cards[card_name] = file_card(card_name, arch, path, model)
     config_file = run / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     pairs = _teacher_of(Path(config["pairs"])) if config.get("pairs") else None
@@ -220,22 +218,34 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
     cards[psnr_name]["training"] = {"kind": "PSNR network the strength dial blends with (alpha = 0)",
                                     "init_file": config.get("counterpart") or config.get("init")}
     if bench_root is not None and bench_root.is_dir():
-        psnr_state, gan_state = ck["init_model"], ck["model"]
-        by_strength = {}
-        for a in strengths:
-            model = build_model(arch, 4, **cfg)
-            model.load_state_dict(blend_states(psnr_state, gan_state, a))
-            tmp = to / f".strength_{a}.safetensors"
-            save_safetensors(model, tmp)
-            try:
-                by_strength[str(a)] = measure(upscaler_for(arch, tmp, model, 4), bench_root, 4, list(datasets), vgg=True)
-            finally:
-                tmp.unlink(missing_ok=True)
+        by_strength = measure_strengths(arch, cfg, ck["init_model"], ck["model"], to, bench_root, datasets, strengths)
         cards[name]["metrics"] = by_strength.get("1.0", {})
         cards[name]["metrics_by_strength"] = by_strength
     for card_name, card in cards.items():
         atomic_write(to / f"{card_name}.json", json.dumps(card, indent=2) + "\n")
     return to / f"{name}.json"
+
+
+def file_card(name: str, arch: str, path: Path, model: nn.Module) -> dict[str, Any]:
+    """The head of a dial network's card: what file, which bytes, how big, which architecture."""
+    return {"name": name, "arch": arch, "scale": 4, "file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
+            "params": int(sum(p.numel() for p in model.parameters() if p.requires_grad)), "model_config": model.config}
+
+
+def measure_strengths(arch: str, cfg: dict[str, Any], psnr_state: dict, gan_state: dict, to: Path, bench_root: Path,
+                      datasets: tuple[str, ...], strengths: tuple[float, ...]) -> dict[str, dict[str, Any]]:
+    """The card's ``metrics_by_strength``: each alpha's blend saved to a file and measured through it, as shipped."""
+    by_strength = {}
+    for a in strengths:
+        model = build_model(arch, 4, **cfg)
+        model.load_state_dict(blend_states(psnr_state, gan_state, a))
+        tmp = to / f".strength_{a}.safetensors"
+        save_safetensors(model, tmp)
+        try:
+            by_strength[str(a)] = measure(upscaler_for(arch, tmp, model, 4), bench_root, 4, list(datasets), vgg=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return by_strength
 
 
 def _srgan_checkpoint(run: Path, which: str) -> tuple[dict[str, Any], str]:
@@ -283,7 +293,7 @@ def _teacher_of(pairs: Path) -> dict:
             "shards": len(shards), "patches": len(shards) * int(meta.get("shard", 0))}
 
 
-def _reuse_identical(path: Path) -> Path:
+def reuse_identical(path: Path) -> Path:
     """If another weight file in the folder has the very same bytes, drop ``path`` and point at that one.
 
     Why: SRGAN starts from our shipped ``edsr_x4``, so ``srgan_x4_psnr`` is usually byte-identical to

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from srcore.degrade import Degradation
 from srcore.lpips import get_lpips
 from srcore.models import build_model, config_from_state_dict
+from srcore.models.edsr import deepen_to_counterpart
 from srcore.scoring import aggregate, score
 from srcore.weights_io import load_state_dict
 from train.common import (
@@ -128,6 +129,15 @@ def main(argv: list[str] | None = None) -> None:
 
     init_state = load_generator_init(args.init)
     psnr_state = load_generator_init(args.counterpart) if args.counterpart else init_state
+    if init_state.keys() != psnr_state.keys():
+        # an EDSR GAN started on a deeper counterpart (a retrained real-edsr): seated there, alpha 1 unchanged
+        try:
+            if {config_from_state_dict(s)[0] for s in (init_state, psnr_state)} != {"edsr"}:
+                raise ValueError("only EDSR bodies are deepened")
+            init_state = deepen_to_counterpart(init_state, psnr_state)
+        except ValueError as exc:
+            raise SystemExit(f"{args.init} and {args.counterpart} are not one architecture and cannot be aligned: {exc}") from None
+        log.info(f"deepened {args.init} to the depth of {args.counterpart}: new blocks take its first conv, a zero second")
 
     try:
         g_arch, g_cfg = config_from_state_dict(init_state)

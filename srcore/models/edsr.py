@@ -115,6 +115,19 @@ def deepen_edsr_state(src: dict[str, torch.Tensor], own: dict[str, torch.Tensor]
     return out
 
 
+def deepen_to_counterpart(gan: dict[str, torch.Tensor], psnr: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A strength-dial GAN laid out for a deeper PSNR counterpart; unchanged when the depths already match.
+
+    Why: the dial blends weights tensor by tensor, so both ends need one architecture - and a PSNR network
+    deepened and retrained (``real-edsr``) would otherwise orphan the GAN trained on its shallower
+    predecessor. The GAN keeps its blocks; each new one takes the *counterpart's* first conv and a zero
+    second conv, so alpha = 1 computes the old GAN exactly, the blend's first conv is the counterpart's at
+    every alpha, and the new blocks' contribution is the counterpart's second conv scaled by 1 - alpha.
+    """
+    have, want = (edsr_config_from_state_dict(s)["n_blocks"] for s in (gan, psnr))
+    return gan if have == want else deepen_edsr_state(gan, psnr)
+
+
 def edsr_config_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, float | int]:
     """Infer blocks, features and scale from an (official or ours) EDSR state dict."""
     n_feats = state["head.0.weight"].shape[0]
