@@ -19,7 +19,7 @@ from torch import nn
 
 from srcore.errors import MethodError
 from srcore.methods.base import Option, Upscaler
-from srcore.methods.torch_sr import TorchUpscaler, edsr_bytes_per_pixel, run_network
+from srcore.methods.torch_sr import REAL_MARGIN, TorchUpscaler, edsr_bytes_per_pixel, run_network
 from srcore.models import build_model
 from srcore.paths import ASSETS_DIR
 from srcore.weights import load_card, shipped_file
@@ -132,13 +132,13 @@ def srgan_methods() -> list[Upscaler]:
         SRGAN(id="srgan", label="SRGAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
               default_strength=SRGAN_DEFAULT_STRENGTH,
               description="Our SRGAN: EDSR-baseline generator fine-tuned with perceptual + adversarial loss; strength dials between PSNR and GAN weights."),
-        SRGAN(id="real-gan", label="Real-GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=40,
+        SRGAN(id="real-gan", label="Real-GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=REAL_MARGIN,
               default_strength=REAL_GAN_DEFAULT_STRENGTH, gan_asset="real_gan_x4", psnr_asset="real_gan_x4_psnr",
               train_hint="python -m train.distill_data ..., then python -m train.srgan --pairs DIR --disc unet --counterpart "
                          "assets/real_edsr_x4.safetensors (train/README.md)",
-              description="Our real-world GAN, distilled from Real-ESRGAN x4plus: an EDSR-baseline (1.5 M params) trained as a GAN "
-                          "against x4plus's outputs on realistically degraded patches, with Real-ESRGAN's U-Net discriminator; "
-                          "strength 0 = real-edsr. Made for JPEG/noisy photos."),
+              description="Our real-world GAN, distilled from Real-ESRGAN x4plus: an EDSR-baseline (16 blocks) trained as a GAN "
+                          "against x4plus's outputs on realistically degraded patches, with Real-ESRGAN's U-Net discriminator, "
+                          "seated on real-edsr's 24-block body (2.1 M params; strength 0 = real-edsr). Made for JPEG/noisy photos."),
         SRGAN(id="unet-perceptual", label="U-Net perceptual (ours)", scales=(4,), options=(PERCEPTUAL_STRENGTH,), receptive_margin=40,
               default_strength=UNET_PERCEPTUAL_DEFAULT_STRENGTH, gan_asset="unet_perceptual_x4", psnr_asset="unet_x4",
               train_hint="python -m train.sr --arch unet --init assets/unet_x4.safetensors --loss perceptual:1,l1:20,chroma:25,phase:100 "
