@@ -328,7 +328,6 @@ def torch_methods() -> list[Upscaler]:
         OurTorchSR(id="edsr", label="EDSR-baseline (ours)", scales=(2, 4), receptive_margin=40,
                 description="EDSR-baseline (16 blocks x 64 channels, Lim et al. 2017) trained here with L1 loss on clean bicubic LR "
                             "(training data and measured numbers: its model card)."),
-        # 24 residual blocks (issue 21): 51 LR px of 3x3 convs each side, so a 56-px tile margin keeps tiling exact
         OurTorchSR(id="real-edsr", label="Real-EDSR (ours)", scales=(4,), receptive_margin=REAL_MARGIN, asset="real_edsr",
                 train_hint="python -m train.sr --arch edsr --degrade realistic --init assets/edsr_x4.safetensors",
                 description="Our EDSR (24 blocks x 64 channels, 2.1 M params) fine-tuned on real-world degradations (blur, "
