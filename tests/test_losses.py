@@ -14,7 +14,7 @@ from conftest import REPO
 from srcore.models import build_model
 from srcore.registry import all_methods, get_method
 from srcore.weights import load_card
-from train.losses import SR_LOSSES, SRLoss, hfen_loss, log_kernel, parse_loss_spec, ssim_loss
+from train.losses import SR_LOSSES, SRLoss, hfen_loss, log_kernel, luma_l1, parse_loss_spec, ssim_loss
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +79,17 @@ def test_pixel_losses_are_the_plain_ones(patch_pair) -> None:
     sr = F.interpolate(lr, scale_factor=4, mode="bicubic")
     assert torch.equal(SRLoss("l1")(sr, hr), F.l1_loss(sr, hr))
     assert torch.equal(SRLoss("mse")(sr, hr), F.mse_loss(sr, hr))
+
+
+def test_luma_l1_scores_only_the_plane_the_metrics_score(patch_pair) -> None:
+    """``l1-y``: blind to a pure chroma change, and for a grey error the BT.601 Y gain (219/255) times plain L1."""
+    _, hr = patch_pair
+    y = torch.tensor((65.481, 128.553, 24.966)).view(1, 3, 1, 1) / 255
+    cb = torch.tensor((-0.168736, -0.331264, 0.5)).view(1, 3, 1, 1)
+    chroma_only = cb - (cb * y).sum(1, keepdim=True) / (y * y).sum(1, keepdim=True) * y  # orthogonal to the Y row
+    assert float(luma_l1(hr + 0.05 * chroma_only, hr)) == pytest.approx(0, abs=1e-6)
+    assert float(luma_l1(hr + 0.02, hr)) == pytest.approx(0.02 * 219 / 255, rel=1e-4)
+    assert float(SRLoss("l1-y")(hr + 0.02, hr)) == float(luma_l1(hr + 0.02, hr))
 
 
 def test_ssim_and_hfen_basics(patch_pair) -> None:

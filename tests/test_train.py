@@ -76,6 +76,29 @@ def test_resume_continues_exactly(tiny_data: Path, tmp_path: Path, arch: str) ->
     assert "resumed from" in (split / "train.log").read_text()
 
 
+def test_sr_ema_resumes_exactly_and_is_what_ships(tiny_data: Path, tmp_path: Path) -> None:
+    """train.sr --ema: the average lags the raw weights, survives a resume, is validated and is what export_run ships."""
+    from srcore.weights_io import load_state_dict
+    from train.export import export_run
+
+    extra = ["--model-config", '{"n_blocks": 2, "n_feats": 16}', "--ema", "0.5"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(base_args(tiny_data, straight, "edsr", 6) + extra + ["--val", str(tiny_data), "--val-every", "6"])
+    train(base_args(tiny_data, split, "edsr", 6) + extra + ["--stop-at", "3"])
+    train(base_args(tiny_data, split, "edsr", 6) + extra + ["--resume"])
+    a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(split / "last.pt")
+    assert a["ema"] == 0.5
+    for k in a["model_ema"]:
+        torch.testing.assert_close(a["model_ema"][k], b["model_ema"][k], rtol=0, atol=1e-6)
+    assert any(not torch.equal(a["model"][k], a["model_ema"][k]) for k in a["model"]), "the average equals the raw weights"
+    card = json.loads(export_run(straight, tmp_path / "assets", which="last", bench_root=None).read_text())
+    shipped = load_state_dict(tmp_path / "assets" / card["file"])
+    assert all(torch.equal(shipped[k], a["model_ema"][k]) for k in shipped)
+    assert card["training"]["ema_decay"] == 0.5
+    with pytest.raises(SystemExit):
+        train(base_args(tiny_data, tmp_path / "bad", "edsr", 2) + ["--ema", "1.0"])
+
+
 def test_every_invocation_recorded_and_card_derived_from_arguments(tiny_data: Path, tmp_path: Path) -> None:
     """A resumed run keeps all its commands (old single-``command`` configs included), and the card's data
     sentence comes from ``--data``/``--degrade``, not a fixed "291 images"."""

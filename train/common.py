@@ -189,6 +189,17 @@ def atomic_save(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+@torch.no_grad()
+def ema_update(average: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """One step of the exponential moving average of ``model``'s parameters kept in ``average``.
+
+    Why: the last steps of a run jitter around the optimum by the size of the learning rate; the average
+    of the recent weights sits nearer it (Polyak averaging) and is what we validate and ship.
+    """
+    for e, q in zip(average.parameters(), model.parameters(), strict=True):
+        e.lerp_(q.detach(), 1.0 - decay)
+
+
 def remove_stale_temps(out: Path) -> int:
     """Delete half-written checkpoint temp files a killed run left behind (SIGKILL skips cleanup)."""
     n = 0

@@ -120,7 +120,7 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
     last = load_checkpoint(run / "last.pt") if (run / "last.pt").is_file() else ck
     arch, scale = ck["arch"], int(ck["scale"])
     model = build_model(arch, scale, **ck["model_config"])
-    model.load_state_dict(ck["model"])
+    model.load_state_dict(ck.get("model_ema", ck["model"]))  # a run with --ema ships the average it validated
     model.eval()
     name = name or f"{arch}_x{scale}"
     to.mkdir(parents=True, exist_ok=True)
@@ -155,6 +155,7 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
             "loss": config.get("loss"),
             "lr": config.get("lr"),
             "amp": config.get("amp"),
+            **({"ema_decay": ck["ema"]} if "ema" in ck else {}),  # the shipped weights are that moving average
             **({"budget_min": config["budget"]} if config.get("budget") else {}),  # equal-time runs (the loss study)
             "command": config.get("command") or _command_from_config(config),
             "commands": run_commands(config),

@@ -11,6 +11,7 @@ Resume after an interruption: the same command plus ``--resume``.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import time
@@ -32,6 +33,7 @@ from train.common import (
     WallClock,
     add_run_args,
     atomic_save,
+    ema_update,
     load_checkpoint,
     record_run,
     rng_state,
@@ -62,8 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                 "spanning the budget instead of --iters: equal-time comparisons")
     p.add_argument("--budget-clock", choices=["wall", "cpu"], default="wall",
                    help="what --budget counts: wall minutes, or this process's CPU minutes (fair when cores are shared)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights with this decay (0.999 for a fine-tune of a "
+                        "few thousand steps): validated, chosen as best and exported instead of the raw weights (0 = off)")
     add_run_args(p, batch=16, val_every=1000, ckpt_every=250, log_every=50)
     args = p.parse_args(argv)
+    if not 0.0 <= args.ema < 1.0:
+        p.error(f"--ema must be in [0, 1), got {args.ema}")
     if args.budget is not None and args.budget <= 0:
         p.error("--budget must be a positive number of minutes")
     try:
@@ -157,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         log.info(f"--resume given but {ckpt_path} does not exist: starting fresh")
     elif args.init:
         init_from(model, args.init, log)
+    ema = copy.deepcopy(model).requires_grad_(False) if args.ema else None
+    if ema is not None and resumed:  # a run that turns EMA on when resumed starts the average at the current weights
+        ema.load_state_dict(ck.get("model_ema", ck["model"]))
 
     train_model = rt.wrap(model)
     val_pairs = load_validation(args.val, args.scale, args.val_limit, Degradation(args.val_degrade)) if (args.val and rt.is_main) else []
@@ -191,13 +201,14 @@ def main(argv: list[str] | None = None) -> None:
                 "model_config": unwrap(model).config,
                 "device": str(rt.device),
                 "data": [str(d) for d in args.data],
+                **({"model_ema": ema.state_dict(), "ema": args.ema} if ema is not None else {}),
             },
             path,
         )
 
     def run_validation() -> None:
         nonlocal best
-        m = validate(model, args.arch, val_pairs, args.scale, rt.device)
+        m = validate(ema if ema is not None else model, args.arch, val_pairs, args.scale, rt.device)
         writer.add_scalar("val/psnr_y", m["psnr_y"], step)
         writer.add_scalar("val/ssim_y", m["ssim_y"], step)
         writer.add_scalar("val/minutes", budget_clock.total() / 60, step)  # x axis of equal-time learning curves
@@ -228,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
+        if ema is not None:
+            ema_update(ema, unwrap(model), args.ema)
         sched.step()
         step += 1
         running += loss.item()

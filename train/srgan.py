@@ -35,6 +35,7 @@ from train.common import (
     WallClock,
     add_run_args,
     atomic_save,
+    ema_update,
     load_checkpoint,
     record_run,
     rng_state,
@@ -253,9 +254,7 @@ def main(argv: list[str] | None = None) -> None:
             scaler.scale(g_loss).backward()
             scaler.step(opt_g)
             if g_ema is not None:
-                with torch.no_grad():
-                    for e, q in zip(g_ema.parameters(), g.parameters(), strict=True):
-                        e.lerp_(q.detach(), 1.0 - args.ema)
+                ema_update(g_ema, g, args.ema)
             for p in d.parameters():
                 p.requires_grad_(True)
             sums["content"] = sums.get("content", 0.0) + float(c_loss.detach())
