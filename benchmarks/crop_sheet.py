@@ -16,6 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -44,6 +46,13 @@ def parse_crop(spec: str) -> tuple[str, tuple[float, float]]:
     return name, (x, y)
 
 
+def write_sheet(rows: list[np.ndarray], out: Path) -> None:
+    """Stack the crop rows into one picture at ``out`` (its folder made) and say where it went."""
+    sheet = stack_rows(rows)
+    save_image(out, sheet)
+    print(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="benchmark folder with HR/ and LR/")
@@ -70,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             tiles.append((f"{label}  {psnr_y(out, item.hr, args.scale):.2f} dB", out))
             print(f"{name} {label}: PSNR-Y {psnr_y(out, item.hr, args.scale):.2f}", file=sys.stderr)
         rows.append(crop_sheet(tiles, center, args.size, args.zoom, columns=len(tiles)))
-    sheet = stack_rows(rows)
-    save_image(args.out, sheet)  # makes the folder
-    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+    write_sheet(rows, args.out)
     return 0
 
 

@@ -29,12 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from crop_sheet import parse_method  # noqa: E402
+from crop_sheet import parse_method, write_sheet  # noqa: E402
 
 from srcore.blockiness import grid_ratio  # noqa: E402
-from srcore.imageio import load_image, save_image  # noqa: E402
+from srcore.imageio import load_image  # noqa: E402
 from srcore.registry import get_method  # noqa: E402
-from srcore.sheet import crop_sheet, stack_rows  # noqa: E402
+from srcore.sheet import crop_sheet  # noqa: E402
 from srcore.specs import split_ids  # noqa: E402
 
 
@@ -95,9 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             tiles.append((f"{label}  grid {ratio:.2f}", out))
             print(f"{path.name} {label}: grid ratio {ratio:.3f}", file=sys.stderr)
         rows.append(crop_sheet(tiles, (cx * s, cy * s), args.size * s, args.zoom, columns=len(tiles)))
-    sheet = stack_rows(rows)
-    save_image(args.out, sheet)  # makes the folder
-    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+    write_sheet(rows, args.out)
     return 0
 
 
