@@ -630,6 +630,14 @@ def test_a_gan_is_seated_on_a_deeper_counterpart_with_its_dial_intact(tiny_data:
         torch.testing.assert_close(net(x), gan.eval()(x), rtol=0, atol=1e-6)
         net.load_state_dict(blend_states(deep_psnr.state_dict(), seated, 0.0))
         torch.testing.assert_close(net(x), deep_psnr.eval()(x), rtol=0, atol=1e-6)
+    retrained = EDSR(4, n_blocks=5, n_feats=16)  # the counterpart retrained at the same depth: a re-seat, not a deepening
+    save_file(retrained.state_dict(), assets / "p2_x4.safetensors")
+    before = (assets / "g_x4.safetensors").read_bytes()
+    card = json.loads(deepen_gan("g_x4", assets / "p2_x4.safetensors", assets, bench_root=None).read_text())
+    assert (assets / "g_x4.safetensors").read_bytes() == before  # alpha 1 untouched
+    assert card["training"]["deepened"]["from_blocks"] == 2  # the earlier deepening stays on record
+    assert card["training"]["reseated"]["counterpart"].endswith("p2_x4.safetensors")
+    assert json.loads((assets / "g_x4_psnr.json").read_text())["file"] == "p2_x4.safetensors"
     save_file(EDSR(4, n_blocks=1, n_feats=16).state_dict(), tmp_path / "shallow.safetensors")
     with pytest.raises(SystemExit, match="cannot be seated"):  # the GAN (now 5 blocks) deeper than this counterpart
         deepen_gan("g_x4", tmp_path / "shallow.safetensors", assets, bench_root=None)

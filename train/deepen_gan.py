@@ -1,4 +1,4 @@
-"""Seat a shipped strength-dial GAN on a deeper, retrained PSNR counterpart, without retraining the GAN.
+"""Seat a shipped strength-dial GAN on a deeper (or same-depth) retrained PSNR counterpart, without retraining the GAN.
 
     python -m train.deepen_gan real_gan_x4 --counterpart assets/real_edsr_x4.safetensors
 
@@ -52,14 +52,25 @@ def deepen_gan(name: str, counterpart: Path, to: Path, bench_root: Path | None =
     save_safetensors(psnr_model, psnr_path)
     psnr_path = reuse_identical(psnr_path)
     new = {**card, **file_card(name, arch, out, model)}
-    new["training"] = {**card["training"], "deepened": {
-        "from_blocks": before["n_blocks"], "to_blocks": cfg["n_blocks"], "previous_sha256": before["sha256"],
-        "counterpart": str(counterpart.resolve().relative_to(REPO_ROOT)) if counterpart.resolve().is_relative_to(REPO_ROOT)
-        else str(counterpart), "counterpart_sha256": sha256_file(counterpart),
-        "how": "srcore.models.edsr.deepen_to_counterpart: the GAN's blocks kept, each new block the counterpart's first "
-               "conv and a zero second conv, so alpha 1 computes the previous GAN exactly; no further GAN training",
-        "command": f"python -m train.deepen_gan {name} --counterpart {counterpart}",
-    }}
+    where = (str(counterpart.resolve().relative_to(REPO_ROOT)) if counterpart.resolve().is_relative_to(REPO_ROOT)
+             else str(counterpart))
+    command = f"python -m train.deepen_gan {name} --counterpart {counterpart}"
+    if before["n_blocks"] == cfg["n_blocks"]:
+        # same depth: a retrained counterpart only; the GAN's file is unchanged and an earlier deepening stays on record
+        new["training"] = {**card["training"], "reseated": {
+            "counterpart": where, "counterpart_sha256": sha256_file(counterpart),
+            "how": "the counterpart retrained at the same depth: the GAN's weights unchanged (alpha 1 identical), "
+                   "alpha < 1 now blends with the new counterpart",
+            "command": command,
+        }}
+    else:
+        new["training"] = {**card["training"], "deepened": {
+            "from_blocks": before["n_blocks"], "to_blocks": cfg["n_blocks"], "previous_sha256": before["sha256"],
+            "counterpart": where, "counterpart_sha256": sha256_file(counterpart),
+            "how": "srcore.models.edsr.deepen_to_counterpart: the GAN's blocks kept, each new block the counterpart's first "
+                   "conv and a zero second conv, so alpha 1 computes the previous GAN exactly; no further GAN training",
+            "command": command,
+        }}
     psnr_card = {**file_card(f"{name}_psnr", arch, psnr_path, psnr_model),
                  "training": {"kind": "PSNR network the strength dial blends with (alpha = 0)", "init_file": str(counterpart)}}
     if bench_root is not None and bench_root.is_dir():
