@@ -36,14 +36,20 @@ def parse_method(spec: str) -> tuple[str, dict[str, float], str]:
     return s.method_id, s.options, s.spec
 
 
-def parse_crop(spec: str) -> tuple[str, tuple[float, float]]:
-    """``baboon:300,150`` -> ("baboon", (300.0, 150.0)): image stem and crop centre in HR pixels."""
-    name, _, xy = spec.partition(":")
+def parse_centre(spec: str, flag: str, form: str) -> tuple[str, tuple[float, float]]:
+    """``NAME:X,Y`` -> (NAME, (X, Y)) for ``--crop``/``--photo``; split at the *last* colon so paths may hold one.
+    ``form`` is what the error shows, e.g. ``NAME:X,Y (crop centre in HR pixels)``."""
+    name, _, xy = spec.rpartition(":")
     try:
         x, y = (float(v) for v in xy.split(","))
     except ValueError:
-        raise SystemExit(f"--crop {spec!r}: expected NAME:X,Y (crop centre in HR pixels)") from None
+        raise SystemExit(f"{flag} {spec!r}: expected {form}") from None
     return name, (x, y)
+
+
+def parse_crop(spec: str) -> tuple[str, tuple[float, float]]:
+    """``baboon:300,150`` -> ("baboon", (300.0, 150.0)): image stem and crop centre in HR pixels."""
+    return parse_centre(spec, "--crop", "NAME:X,Y (crop centre in HR pixels)")
 
 
 def write_sheet(rows: list[np.ndarray], out: Path) -> None:

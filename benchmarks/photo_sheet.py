@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from crop_sheet import parse_method, write_sheet  # noqa: E402
+from crop_sheet import parse_centre, parse_method, write_sheet  # noqa: E402
 
 from srcore.blockiness import grid_ratio  # noqa: E402
 from srcore.imageio import load_image  # noqa: E402
@@ -58,12 +58,8 @@ def make_examples(folder: Path) -> list[Path]:
 
 def parse_photo(spec: str) -> tuple[Path, tuple[float, float]]:
     """``photo.jpg:120,80`` -> (path, crop centre in *input* pixels)."""
-    path, _, xy = spec.rpartition(":")
-    try:
-        x, y = (float(v) for v in xy.split(","))
-    except ValueError:
-        raise SystemExit(f"--photo {spec!r}: expected PATH:X,Y (crop centre in input pixels)") from None
-    return Path(path), (x, y)
+    path, centre = parse_centre(spec, "--photo", "PATH:X,Y (crop centre in input pixels)")
+    return Path(path), centre
 
 
 def main(argv: list[str] | None = None) -> int:

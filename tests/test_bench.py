@@ -124,3 +124,5 @@ def test_crop_sheet_script(tmp_path) -> None:
     assert "img_001 lanczos: PSNR-Y" in proc.stderr
     bad = subprocess.run([*cmd[:6], "--crop", "nosuch:1,1", "-m", "bicubic", "--out", str(out)], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode != 0 and "not in" in bad.stderr and "img_001" in bad.stderr
+    malformed = subprocess.run([*cmd[:6], "--crop", "img_001:200", "-m", "bicubic", "--out", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert malformed.returncode != 0 and "expected NAME:X,Y (crop centre in HR pixels)" in malformed.stderr

@@ -128,3 +128,6 @@ def test_photo_sheet_script(tmp_path: Path) -> None:
     assert "bicubic: grid ratio" in run.stderr and out.is_file()
     with Image.open(out) as im:
         assert im.size[0] > 3 * 16 * 2  # input + two methods, each 16 px x2
+    bad = subprocess.run([sys.executable, script, "-m", "bicubic", "--photo", str(photo), "--out", str(out)],
+                         cwd=repo, capture_output=True, text=True)
+    assert bad.returncode != 0 and "expected PATH:X,Y (crop centre in input pixels)" in bad.stderr

@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, nargs="+", required=True, help="HR image folders")
     p.add_argument("--out", type=Path, required=True, help="folder for the shards")
     p.add_argument("--teacher", default="realesrgan-x4plus", help="method id of the teacher (x4)")
-    p.add_argument("--backend", default="openvino", help="backend the teacher runs on (OpenVINO measured ~3.5x faster than ncnn for x4plus)")
+    p.add_argument("--backend", default="openvino", help="backend the teacher runs on; the fastest depends on the CPU (docs/speed_reference_x4.json: ncnn ~2x OpenVINO on an AVX2 EPYC, OpenVINO ~3.5x ncnn on an AMX Xeon)")
     p.add_argument("--patches", type=int, default=8192, help="total LR patches to make")
     p.add_argument("--lr-patch", type=int, default=32, help="LR patch side (HR/teacher side = 4x)")
     p.add_argument("--shard", type=int, default=128, help="patches per shard file")
