@@ -123,9 +123,22 @@ def test_photo_sheet_script(tmp_path: Path) -> None:
     with Image.open(photo) as im:
         assert im.format == "JPEG" and im.size == (225, 150)
     out = tmp_path / "sheet.png"
+    record = tmp_path / "sheet.json"
     run = subprocess.run([sys.executable, script, "-s", "2", "-m", "bicubic,nearest", "--photo", f"{photo}:60,40",
-                          "--size", "16", "--out", str(out)], check=True, cwd=repo, capture_output=True, text=True)
+                          "--size", "16", "--out", str(out), "--json", str(record)], check=True, cwd=repo, capture_output=True, text=True)
     assert "bicubic: grid ratio" in run.stderr and out.is_file()
+    import json
+
+    from srcore.blockiness import grid_ratio
+    from srcore.imageio import load_image
+
+    doc = json.loads(record.read_text())
+    entry = doc["photos"]["chelsea_q60.jpg"]
+    assert doc["scale"] == 2 and "lower is better" in doc["convention"] and doc["cpu"]
+    assert set(entry["methods"]) == {"bicubic", "nearest"} and entry["size"] == [225, 150]
+    assert entry["input_grid_ratio"] == grid_ratio(load_image(photo).rgb, 8)
+    nearest = entry["methods"]["nearest"]["grid_ratio"]
+    assert f"nearest: grid ratio {nearest:.3f}" in run.stderr and entry["methods"]["bicubic"]["seconds"] >= 0
     with Image.open(out) as im:
         assert im.size[0] > 3 * 16 * 2  # input + two methods, each 16 px x2
     bad = subprocess.run([sys.executable, script, "-m", "bicubic", "--photo", str(photo), "--out", str(out)],
