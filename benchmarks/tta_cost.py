@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,14 +30,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data" / "benchmark"
 METRICS = ("psnr_y", "ssim_y", "lpips", "gmsd", "niqe")
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), platform.processor())
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor()
 
 
 def gains(sets: list[str], methods: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -91,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
+    from srcore.backends import cpu_info
+
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    report = {"cpu": cpu_model(), "torch_threads": torch.get_num_threads(), "scale": 4, "passes": 8,
+    report = {"cpu": cpu_info().describe(), "torch_threads": torch.get_num_threads(), "scale": 4, "passes": 8,
               "gain": gains(["Set5", "Set14"], methods), "cost": cost(methods, args.images, args.repeats),
               "conventions": "PSNR-Y/SSIM-Y on BT.601 Y, 4 px shaved, MATLAB bicubic LR (the sets' own LR files); "
                              "gain = TTA minus plain (PSNR/SSIM: up is better; LPIPS/GMSD/NIQE: down is better)"}
