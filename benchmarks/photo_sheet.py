@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from crop_sheet import parse_centre, parse_method, write_sheet  # noqa: E402
 
+from srcore.atomic import atomic_write  # noqa: E402
 from srcore.backends import cpu_info  # noqa: E402
 from srcore.blockiness import grid_ratio  # noqa: E402
 from srcore.imageio import load_image  # noqa: E402
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                              "seconds: one upscale, model load included on a method's first photo",
                "photos": record}
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        atomic_write(args.json, json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
