@@ -35,10 +35,9 @@ from srcore.blockiness import grid_ratio  # noqa: E402
 from srcore.degrade import DEFAULT_JPEG_QUALITY, DEGRADATIONS, Degradation  # noqa: E402
 from srcore.hatching import CEILING, hatching_index  # noqa: E402
 from srcore.lpips import get_lpips  # noqa: E402
-from srcore.methods.srgan import blend_states  # noqa: E402
+from srcore.methods.srgan import dial_network  # noqa: E402
 from srcore.methods.torch_sr import run_network  # noqa: E402
 from srcore.metrics import psnr_y  # noqa: E402
-from srcore.models import build_model, config_from_state_dict  # noqa: E402
 from srcore.periodic import periodic_peak_ratio  # noqa: E402
 from srcore.scoring import score  # noqa: E402
 from srcore.weights_io import load_state_dict  # noqa: E402
@@ -59,10 +58,7 @@ def generator_state(path: Path) -> tuple[dict[str, Any], int | None]:
 
 def measure(path: Path, counterpart: Path, strength: float, data: Path, degradation: Degradation) -> dict[str, Any]:
     gan, step = generator_state(path)
-    state = blend_states(load_state_dict(counterpart), gan, strength)
-    arch, cfg = config_from_state_dict(state)
-    net = build_model(arch, cfg.pop("scale"), **cfg).eval()
-    net.load_state_dict(state)
+    net = dial_network(load_state_dict(counterpart), gan, strength)
     lpips = get_lpips("alex")
     rows = []
     for item in load_dataset(data, 4, degradation=degradation):

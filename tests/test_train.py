@@ -522,10 +522,11 @@ def test_unet_generator_gan_export_and_dial(tiny_data: Path, tmp_path: Path, mon
 def test_generator_architecture_read_from_weights(tmp_path: Path) -> None:
     from srcore.models import build_model, config_from_state_dict
 
-    for arch, cfg in (("edsr", {"n_blocks": 3, "n_feats": 16}), ("unet", {"n_feats": 8}), ("autoencoder", {"n_feats": 8})):
+    for arch, cfg in (("edsr", {"n_blocks": 3, "n_feats": 16}), ("unet", {"n_feats": 8}), ("autoencoder", {"n_feats": 8}),
+                      ("rrdb", {"num_block": 2, "num_feat": 16, "num_grow": 8})):
         got_arch, got = config_from_state_dict(build_model(arch, 4, **cfg).state_dict())
         assert got_arch == arch and got["scale"] == 4 and all(got[k] == v for k, v in cfg.items())
-    with pytest.raises(ValueError, match="not an EDSR or U-Net"):
+    with pytest.raises(ValueError, match="not an EDSR, RRDBNet or U-Net"):
         config_from_state_dict({"conv.weight": torch.zeros(1)})
 
 
@@ -592,6 +593,45 @@ def test_a_deeper_edsr_starts_as_the_shallower_one_and_can_learn(tmp_path: Path)
         deepen_edsr_state(deep.state_dict(), small.state_dict())
     with pytest.raises(ValueError, match="width"):
         deepen_edsr_state(small.state_dict(), EDSR(4, n_blocks=5, n_feats=8).state_dict())
+
+
+def test_an_rrdb_student_beside_an_edsr_counterpart_exports_a_dial_that_blends_outputs(
+        tiny_data: Path, tmp_path: Path, astronaut) -> None:
+    """real-gan's shape since issue 21: an RRDBNet GAN whose alpha = 0 is an EDSR (real-edsr). train.srgan accepts the
+    pair, export writes both files with their own architectures, and the method's dial is each network at its ends
+    and the mean of their outputs at 0.5."""
+    from safetensors.torch import save_file
+
+    from srcore.methods.srgan import OutputBlend, dial_network
+    from srcore.methods.torch_sr import run_network
+    from srcore.models import EDSR, RRDBNet
+    from srcore.weights_io import load_state_dict
+    from train.export import export_srgan
+    from train.srgan import main as srgan_main
+
+    torch.manual_seed(0)
+    init, counterpart = tmp_path / "rrdb.safetensors", tmp_path / "edsr.safetensors"
+    save_file(RRDBNet(num_block=1, num_feat=16, num_grow=8).state_dict(), str(init))
+    save_file(EDSR(4, n_blocks=2, n_feats=16).state_dict(), str(counterpart))
+    out = tmp_path / "run"
+    srgan_main(srgan_args(tiny_data, init, out, 4) + ["--disc", "unet", "--gan", "vanilla", "--counterpart", str(counterpart)])
+    assert "differ in architecture (edsr / rrdb): the dial blends their outputs" in (out / "train.log").read_text()
+    card = json.loads(export_srgan(out, tmp_path / "assets", which="last", bench_root=None, name="real_gan_x4",
+                                   counterpart=counterpart).read_text())
+    psnr_card = json.loads((tmp_path / "assets" / "real_gan_x4_psnr.json").read_text())
+    assert card["arch"] == "rrdb" and psnr_card["arch"] == "edsr"
+    gan, psnr = load_state_dict(tmp_path / "assets" / card["file"]), load_state_dict(tmp_path / "assets" / psnr_card["file"])
+    lr = astronaut[:24, :24]
+    ends = [run_network(dial_network(psnr, gan, a), lr, 4, 0, 0, 1.0, torch.device("cpu")) for a in (0.0, 0.5, 1.0)]
+    edsr = EDSR(4, n_blocks=2, n_feats=16).eval()
+    edsr.load_state_dict(load_state_dict(counterpart))
+    assert np.array_equal(ends[0], run_network(edsr, lr, 4, 0, 0, 1.0, torch.device("cpu")))
+    half = dial_network(psnr, gan, 0.5)
+    assert isinstance(half, OutputBlend)
+    x = torch.from_numpy(lr.copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():  # before rounding and clipping to 8 bits, the blend is the outputs' mean
+        torch.testing.assert_close(half(x), (half.psnr(x) + half.gan(x)) / 2)
+    assert not np.array_equal(ends[1], ends[2])
 
 
 def test_a_gan_is_seated_on_a_deeper_counterpart_with_its_dial_intact(tiny_data: Path, tmp_path: Path) -> None:

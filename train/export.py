@@ -27,9 +27,9 @@ from torch import nn
 from srcore.atomic import atomic_path, atomic_write
 from srcore.bench import load_dataset
 from srcore.lpips import get_lpips
-from srcore.methods.srgan import blend_states
+from srcore.methods.srgan import blend_states, dial_network
 from srcore.methods.torch_sr import default_device, run_network
-from srcore.models import LUMA_ARCHS, build_model
+from srcore.models import LUMA_ARCHS, build_model, config_from_state_dict
 from srcore.paths import REPO_ROOT
 from srcore.pb2onnx import dnn_superres_file
 from srcore.scoring import aggregate, score
@@ -173,22 +173,27 @@ def export_run(run: Path, to: Path, which: str = "best", name: str | None = None
 
 def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | None = DEFAULT_BENCH,
                  datasets: tuple[str, ...] = ("Set5", "Set14"), strengths: tuple[float, ...] = (0.0, 0.5, 1.0),
-                 name: str = "srgan_x4") -> Path:
+                 name: str = "srgan_x4", counterpart: Path | None = None) -> Path:
     """Export a train.srgan run: ``NAME`` (GAN generator, default ``srgan_x4``) + ``NAME_psnr`` (the PSNR
     generator it started from - the strength dial interpolates between these two, so they must share their
-    origin; ``real_gan_x4_psnr`` is byte-identical to ``real_edsr_x4`` and its card points at that file)."""
+    origin; ``real_gan_x4_psnr`` is byte-identical to ``real_edsr_x4`` and its card points at that file).
+
+    ``counterpart``: the PSNR network's weight file when it is not the run's own start (a student cut from a
+    teacher, dialled against ``real_edsr_x4``); of another architecture, the dial blends the two outputs."""
     psnr_name = f"{name}_psnr"
     ck, which = _srgan_checkpoint(run, which)
     to.mkdir(parents=True, exist_ok=True)
     cfg, arch = ck["model_config"], ck.get("arch", "edsr")  # runs before the U-Net generator were all EDSR
+    psnr_state = load_state_dict(counterpart) if counterpart else ck["init_model"]
+    psnr_arch, psnr_cfg = config_from_state_dict(psnr_state) if counterpart else (arch, cfg)
     cards = {}
-    for card_name, state in ((psnr_name, ck["init_model"]), (name, ck["model"])):
-        model = build_model(arch, 4, **cfg)
+    for card_name, state, a, c in ((psnr_name, psnr_state, psnr_arch, psnr_cfg), (name, ck["model"], arch, cfg)):
+        model = build_model(a, 4, **c)
         model.load_state_dict(state)
         path = to / f"{card_name}.safetensors"
         save_safetensors(model, path)
         path = reuse_identical(path)
-        cards[card_name] = file_card(card_name, arch, path, model)
+        cards[card_name] = file_card(card_name, a, path, model)
     config_file = run / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     pairs = _teacher_of(Path(config["pairs"])) if config.get("pairs") else None
@@ -217,9 +222,9 @@ def export_srgan(run: Path, to: Path, which: str = "best", bench_root: Path | No
         **({"distilled_from": pairs, "pairs_target": config.get("pairs_target")} if pairs else {}),
     }
     cards[psnr_name]["training"] = {"kind": "PSNR network the strength dial blends with (alpha = 0)",
-                                    "init_file": config.get("counterpart") or config.get("init")}
+                                    "init_file": str(counterpart) if counterpart else config.get("counterpart") or config.get("init")}
     if bench_root is not None and bench_root.is_dir():
-        by_strength = measure_strengths(arch, cfg, ck["init_model"], ck["model"], to, bench_root, datasets, strengths)
+        by_strength = measure_strengths(arch, cfg, psnr_state, ck["model"], to, bench_root, datasets, strengths)
         cards[name]["metrics"] = by_strength.get("1.0", {})
         cards[name]["metrics_by_strength"] = by_strength
     for card_name, card in cards.items():
@@ -238,6 +243,11 @@ def measure_strengths(arch: str, cfg: dict[str, Any], psnr_state: dict, gan_stat
     """The card's ``metrics_by_strength``: each alpha's blend saved to a file and measured through it, as shipped."""
     by_strength = {}
     for a in strengths:
+        if psnr_state.keys() != gan_state.keys():  # two architectures: the dial blends outputs, nothing to save as one file
+            net, dev = dial_network(psnr_state, gan_state, a).to(default_device()), default_device()
+            by_strength[str(a)] = measure(lambda lr, net=net, dev=dev: run_network(net, lr, 4, 0, 0, 1.0, dev), bench_root, 4,
+                                          list(datasets), vgg=True)
+            continue
         model = build_model(arch, 4, **cfg)
         model.load_state_dict(blend_states(psnr_state, gan_state, a))
         tmp = to / f".strength_{a}.safetensors"
@@ -367,13 +377,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", help="base name of the files (default: ARCH_xSCALE; srgan runs: srgan_x4, e.g. real_gan_x4)")
     p.add_argument("--bench", type=Path, default=DEFAULT_BENCH, help="benchmark root with Set5/Set14 (measured into the card)")
     p.add_argument("--no-bench", action="store_true", help="do not measure (card without metrics)")
+    p.add_argument("--counterpart", type=Path,
+                   help="train.srgan runs: the PSNR network the dial blends with, when not the run's start (default: the run's)")
     args = p.parse_args(argv)
     bench = None if args.no_bench else args.bench
     ck = load_checkpoint(args.run / f"{'last' if args.which == 'average' else args.which}.pt")
     if args.which == "average" and ck.get("kind") != "srgan":
         raise SystemExit("--which average is for train.srgan runs")
     if ck.get("kind") == "srgan":
-        card = export_srgan(args.run, args.to, args.which, bench, name=args.name or "srgan_x4")
+        card = export_srgan(args.run, args.to, args.which, bench, name=args.name or "srgan_x4",
+                            counterpart=args.counterpart)
     else:
         card = export_run(args.run, args.to, args.which, args.name, bench)
     data = json.loads(card.read_text())

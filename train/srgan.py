@@ -131,14 +131,19 @@ def main(argv: list[str] | None = None) -> None:
     init_state = load_generator_init(args.init)
     psnr_state = load_generator_init(args.counterpart) if args.counterpart else init_state
     if init_state.keys() != psnr_state.keys():
-        # an EDSR GAN started on a deeper counterpart (a retrained real-edsr): seated there, alpha 1 unchanged
         try:
-            if {config_from_state_dict(s)[0] for s in (init_state, psnr_state)} != {"edsr"}:
-                raise ValueError("only EDSR bodies are deepened")
-            init_state = deepen_to_counterpart(init_state, psnr_state)
+            archs = {config_from_state_dict(s)[0] for s in (init_state, psnr_state)}
         except ValueError as exc:
-            raise SystemExit(f"{args.init} and {args.counterpart} are not one architecture and cannot be aligned: {exc}") from None
-        log.info(f"deepened {args.init} to the depth of {args.counterpart}: new blocks take its first conv, a zero second")
+            raise SystemExit(f"{args.init} or {args.counterpart}: {exc}") from None
+        if archs == {"edsr"}:
+            # an EDSR GAN started on a deeper counterpart (a retrained real-edsr): seated there, alpha 1 unchanged
+            try:
+                init_state = deepen_to_counterpart(init_state, psnr_state)
+            except ValueError as exc:
+                raise SystemExit(f"{args.init} and {args.counterpart} cannot be aligned: {exc}") from None
+            log.info(f"deepened {args.init} to the depth of {args.counterpart}: new blocks take its first conv, a zero second")
+        else:  # e.g. an RRDBNet student cut from its teacher beside real-edsr's EDSR (srcore.methods.srgan.dial_network)
+            log.info(f"{args.init} and {args.counterpart} differ in architecture ({' / '.join(sorted(archs))}): the dial blends their outputs")
 
     try:
         g_arch, g_cfg = config_from_state_dict(init_state)

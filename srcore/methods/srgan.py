@@ -1,10 +1,12 @@
 """Our SRGAN (Ledig et al. 2017) with a perception-distortion dial, and the other GANs built the same way.
 
-The generator is our EDSR-baseline architecture (``srgan``, ``real-gan``); ``unet-perceptual`` and ``unet-gan`` use
+The generator is our EDSR-baseline architecture (``srgan``) or an RRDBNet (``real-gan``); ``unet-perceptual`` and ``unet-gan`` use
 the same dial between our U-Net and its feature-loss or GAN fine-tune. ``strength`` alpha interpolates the
 *weights* between the PSNR-trained generator (alpha=0, sharp-but-smooth) and the GAN-trained
 one (alpha=1, textured), theta = (1-alpha) theta_psnr + alpha theta_gan, as ESRGAN did: one
-network run whatever alpha, and a smooth trade-off in between.
+network run whatever alpha, and a smooth trade-off in between. A GAN whose architecture is not its
+PSNR network's (``real-gan``'s RRDBNet student beside ``real-edsr``'s EDSR) blends the two *outputs*
+instead (ESRGAN's image interpolation): alpha 0 and 1 still run one network, in between both run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch import nn
 from srcore.errors import MethodError
 from srcore.methods.base import Option, Upscaler
 from srcore.methods.torch_sr import REAL_MARGIN, TorchUpscaler, edsr_bytes_per_pixel, run_network
-from srcore.models import build_model
+from srcore.models import build_model, config_from_state_dict
 from srcore.paths import ASSETS_DIR
 from srcore.weights import load_card, shipped_file
 from srcore.weights_io import load_state_dict
@@ -39,6 +41,45 @@ def blend_states(psnr: dict[str, torch.Tensor], gan: dict[str, torch.Tensor], al
     must all mean the same network by the same alpha.
     """
     return {k: (1 - alpha) * psnr[k].float() + alpha * gan[k].float() for k in gan}
+
+
+class OutputBlend(nn.Module):
+    """``(1 - alpha) * psnr(x) + alpha * gan(x)``: the dial between two networks of different architectures."""
+
+    def __init__(self, psnr: nn.Module, gan: nn.Module, alpha: float) -> None:
+        super().__init__()
+        self.psnr, self.gan, self.alpha = psnr, gan, float(alpha)
+        self.scale = getattr(gan, "scale", 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (1 - self.alpha) * self.psnr(x) + self.alpha * self.gan(x)
+
+
+Spec = tuple[str, dict[str, Any]]
+
+
+def dial_network(psnr: dict[str, torch.Tensor], gan: dict[str, torch.Tensor], alpha: float,
+                 psnr_spec: Spec | None = None, gan_spec: Spec | None = None) -> nn.Module:
+    """The network the strength dial means at ``alpha``: one set of interpolated weights when the two state dicts
+    share an architecture, the outputs blended when they do not (alpha 0 or 1: just that network).
+
+    ``*_spec``: (arch, config) from a card; without it the architecture is read from the weights. One place for
+    this, because the method, ``train.export`` and ``benchmarks/gan_checkpoints.py`` must mean the same network.
+    """
+
+    def build(state: dict[str, torch.Tensor], spec: Spec | None) -> nn.Module:
+        arch, cfg = spec if spec is not None else config_from_state_dict(state)
+        net = build_model(arch, 4, **dict(cfg))
+        net.load_state_dict(state)
+        return net.eval()
+
+    if psnr.keys() == gan.keys() and all(psnr[k].shape == gan[k].shape for k in gan):
+        return build(blend_states(psnr, gan, alpha), gan_spec)
+    if alpha <= 0.0:
+        return build(psnr, psnr_spec)
+    if alpha >= 1.0:
+        return build(gan, gan_spec)
+    return OutputBlend(build(psnr, psnr_spec), build(gan, gan_spec), alpha).eval()
 
 
 @dataclass
@@ -62,14 +103,14 @@ class SRGAN(TorchUpscaler):
             return None
         return f"our {self.id} weights ({self.gan_asset}, {self.psnr_asset}) are not shipped in {ASSETS_DIR} (train: `{self.train_hint}`)"
 
-    def _states(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+    def _states(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
         with self._lock:
             if "states" not in self._models:
                 gan, card = shipped_file(self.gan_asset) or (None, None)
-                psnr, _ = shipped_file(self.psnr_asset) or (None, None)
+                psnr, psnr_card = shipped_file(self.psnr_asset) or (None, None)
                 if gan is None or psnr is None:
                     raise MethodError(self.availability(4).reason)
-                self._models["states"] = (load_state_dict(psnr), load_state_dict(gan), card)  # type: ignore[assignment]
+                self._models["states"] = (load_state_dict(psnr), load_state_dict(gan), psnr_card, card)  # type: ignore[assignment]
             return self._models["states"]  # type: ignore[return-value]
 
     def weight_files(self, scale: int) -> list[Path]:
@@ -83,10 +124,12 @@ class SRGAN(TorchUpscaler):
         alpha = round(alpha, 3)  # cache key granularity
 
         def build() -> nn.Module:
-            psnr, gan, card = self._states()
-            m = build_model(card.get("arch", "edsr"), 4, **card.get("model_config", {}))  # older cards: EDSR
-            m.load_state_dict(blend_states(psnr, gan, alpha))
-            return m
+            psnr, gan, psnr_card, card = self._states()
+
+            def spec(c: dict[str, Any]) -> Spec:
+                return c.get("arch", "edsr"), c.get("model_config", {})  # older cards: EDSR
+
+            return dial_network(psnr, gan, alpha, spec(psnr_card), spec(card))
 
         with self._lock:
             # keep only a couple of interpolated networks in memory: the slider produces many alphas
@@ -134,11 +177,11 @@ def srgan_methods() -> list[Upscaler]:
               description="Our SRGAN: EDSR-baseline generator fine-tuned with perceptual + adversarial loss; strength dials between PSNR and GAN weights."),
         SRGAN(id="real-gan", label="Real-GAN (ours)", scales=(4,), options=(STRENGTH,), receptive_margin=REAL_MARGIN,
               default_strength=REAL_GAN_DEFAULT_STRENGTH, gan_asset="real_gan_x4", psnr_asset="real_gan_x4_psnr",
-              train_hint="python -m train.distill_data ..., then python -m train.srgan --pairs DIR --disc unet --counterpart "
-                         "assets/real_edsr_x4.safetensors (train/README.md)",
-              description="Our real-world GAN, distilled from Real-ESRGAN x4plus: an EDSR-baseline (16 blocks) trained as a GAN "
-                          "against x4plus's outputs on realistically degraded patches, with Real-ESRGAN's U-Net discriminator, "
-                          "seated on real-edsr's 24-block body (2.1 M params; strength 0 = real-edsr). Made for JPEG/noisy photos."),
+              train_hint="python -m train.distill_data ..., python -m train.cut_teacher ..., then python -m train.srgan "
+                         "--pairs DIR --disc unet (train/README.md)",
+              description="Our real-world GAN, distilled from Real-ESRGAN x4plus: an RRDBNet of 3 blocks (2.3 M params) cut from "
+                          "x4plus's 23 and trained as a GAN against its outputs on realistically degraded patches, with Real-ESRGAN's "
+                          "U-Net discriminator; strength blends its output with real-edsr's (0 = real-edsr). Made for JPEG/noisy photos."),
         SRGAN(id="unet-perceptual", label="U-Net perceptual (ours)", scales=(4,), options=(PERCEPTUAL_STRENGTH,), receptive_margin=40,
               default_strength=UNET_PERCEPTUAL_DEFAULT_STRENGTH, gan_asset="unet_perceptual_x4", psnr_asset="unet_x4",
               train_hint="python -m train.sr --arch unet --init assets/unet_x4.safetensors --loss perceptual:1,l1:20,chroma:25,phase:100 "

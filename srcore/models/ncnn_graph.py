@@ -221,6 +221,10 @@ class NcnnGraph(nn.Module):
         can share every weight and differ only in a layer's parameters."""
         return repr([(layer.type, layer.bottoms, layer.tops, sorted(layer.params.items())) for layer in self.layers])
 
+    def convolutions(self) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(weight, bias) of every convolution in graph order: how a same-architecture torch network takes these weights."""
+        return [(m.weight, m.bias) for layer in self.layers if layer.type == "Convolution" for m in [self.mods[_key(layer.name)]]]
+
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
