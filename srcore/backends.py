@@ -227,7 +227,9 @@ def _module_key(module: Any) -> str:
     """What a network's ONNX graph depends on: its class's source, every tensor, torch's version, the opset."""
     net = export_target(module)
     h = hashlib.sha256(f"{torch.__version__}|{OPSET}|{type(net).__module__}.{type(net).__qualname__}".encode())
-    for cls in (type(net), _module_key):  # our code: the network's definition and this exporter's
+    # our code: the definition of every module class in the network (a blend of two networks holds both) and this exporter's
+    classes = sorted({type(m) for m in net.modules()}, key=lambda c: f"{c.__module__}.{c.__qualname__}")
+    for cls in (*classes, _module_key):
         try:
             h.update(Path(inspect.getsourcefile(cls) or "").read_bytes())
         except (OSError, TypeError):

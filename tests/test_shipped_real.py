@@ -103,6 +103,19 @@ def test_real_methods_lead_on_degraded_inputs(spec: Degradation) -> None:
         assert _mean("real-gan", "Set14", spec, "grid", 1.0) <= _mean("bicubic", "Set14", spec, "grid")
 
 
+@pytest.mark.parametrize("spec", [JPEG50, REALISTIC0], ids=["jpeg50", "realistic0"])
+def test_real_gan_is_near_realesrgan_x4plus_on_degraded_inputs(spec: Degradation) -> None:
+    """Issue 21's direction: real-gan at its default strength within 1.2x of Real-ESRGAN x4plus's ST-LPIPS on Set14
+    (the issue's bar is 1.05x, not reached yet). x4plus's figure is read from its committed bench JSON rather than
+    re-run here (8 s an image on two cores). Measured: 0.339 vs 0.290 (1.17x) on JPEG Q50, 0.409 vs 0.377 (1.08x) on
+    realistic; the EDSR student before it, 0.354 (1.22x) / 0.476 (1.26x), fails this."""
+    import json
+
+    _shipped("real-gan")
+    ref = json.loads((REPO / "docs" / f"bench_ref_Set14_x4_{spec.kind}.json").read_text())["results"]["realesrgan-x4plus"]
+    assert _mean("real-gan", "Set14", spec, "lpips") <= 1.2 * ref["lpips"]
+
+
 def test_real_gan_has_no_checkerboard_tint_or_colour_speckle() -> None:
     """The artefact checks ``srgan`` passes, on the inputs ``real-gan`` is made for."""
     import cv2
