@@ -85,7 +85,7 @@ def dial_network(psnr: dict[str, torch.Tensor], gan: dict[str, torch.Tensor], al
 
 @dataclass
 class SRGAN(TorchUpscaler):
-    """A GAN-trained EDSR generator and its PSNR-trained origin, blended by ``strength``."""
+    """A GAN-trained generator and its PSNR-trained counterpart, blended by ``strength`` (:func:`dial_network`)."""
 
     #: shipped weight stems: the GAN-trained generator and the PSNR-trained one it started from
     gan_asset: str = "srgan_x4"
