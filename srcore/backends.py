@@ -37,7 +37,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from srcore.atomic import atomic_path
 from srcore.errors import MethodError
+from srcore.models.ncnn_writer import INPUT, OUTPUT, NcnnWriteError, to_ncnn
+from srcore.ncnn_runtime import NcnnNet
 from srcore.paths import cache_dir
 from srcore.torch2onnx import OPSET, export_target, onnx_bytes
 
@@ -49,7 +52,9 @@ BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "openvino-bf16", "torch-
 #: Runtime module each backend needs (torch is always there).
 _MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "openvino-bf16": "openvino", "ncnn": "ncnn"}
 #: ``ncnn`` runs the ncnn model files themselves (the Real-ESRGAN / Real-CUGAN methods, see
-#: :mod:`srcore.methods.ncnn_zoo`); every other network runs on torch under it.
+#: :mod:`srcore.methods.ncnn_zoo`) and our networks written as ncnn files (:mod:`srcore.models.ncnn_writer`:
+#: EDSR, RRDBNet, the strength dial's blend), so speed "on the same backend" means one engine; a network the
+#: writer cannot express (a layer it does not know) runs on torch under it.
 
 #: ``auto``'s preference by CPU kind, fastest first, from ``benchmarks/speed.py`` (see README):
 #: on AVX-512 (Xeon, AMX/BF16) and on AVX2 (EPYC, issue 13) OpenVINO fp32 beat onnxruntime,
@@ -274,10 +279,42 @@ def _onnx_cached(module: Any) -> tuple[bytes, Path | None]:
     return model, path
 
 
+def _ncnn_cached(module: Any) -> tuple[Path, Path]:
+    """``module`` written as ncnn ``.param`` / ``.bin`` files (``<user cache>/srcore/ncnn/``), written once per network.
+
+    Keyed like the ONNX cache, plus the writer's own source; ncnn loads from paths, so where the cache cannot
+    be written the files go to a private temporary folder for this process instead.
+    """
+    h = hashlib.sha256(_module_key(module).encode())
+    h.update(Path(inspect.getsourcefile(to_ncnn) or "").read_bytes())
+    stem = f"torch-{h.hexdigest()[:24]}"
+    for folder in (cache_dir() / "ncnn", None):
+        try:
+            folder = folder or Path(tempfile.mkdtemp(prefix="srcore-ncnn-"))
+            param, bin_path = folder / f"{stem}.param", folder / f"{stem}.bin"
+            if not (param.is_file() and bin_path.is_file()):
+                text, data = to_ncnn(export_target(module))
+                with atomic_path(bin_path) as tmp:
+                    tmp.write_bytes(data)
+                with atomic_path(param) as tmp:  # the .param last: its presence says the pair is complete
+                    tmp.write_text(text)
+            return param, bin_path
+        except OSError:
+            continue
+    raise MethodError("cannot write the ncnn files of this network (no writable cache or temporary folder)")
+
+
+def _ncnn_runner(module: Any) -> Runner:
+    param, bin_path = _ncnn_cached(module)
+    return NcnnNet(param, bin_path, INPUT, OUTPUT, [], _threads(), type(export_target(module)).__name__)
+
+
 def runner(module: Any, backend: str) -> Runner:
     """The compiled ``backend`` runner of a torch module (exported and compiled once, then cached)."""
     with _lock:
         per = _runners.setdefault(module, {})
+        if backend == "ncnn" and backend not in per:
+            per[backend] = _ncnn_runner(module)
         if backend not in per:
             model, path = _onnx_cached(module)
             with warnings.catch_warnings():
@@ -311,7 +348,7 @@ def forward_for(forward: Callable[[Any], Any], device: Any, half: bool) -> Calla
     ``auto`` and fail with one clear line when a runtime was asked for by name.
     """
     backend, auto = _effective()
-    if backend == "ncnn":  # only the ncnn-file methods have an ncnn engine; other networks run on torch
+    if backend == "ncnn" and not isinstance(forward, torch.nn.Module):
         backend = "torch"
     if backend == "torch-nchw" or half or getattr(device, "type", "cpu") != "cpu":
         return forward
@@ -320,7 +357,9 @@ def forward_for(forward: Callable[[Any], Any], device: Any, half: bool) -> Calla
 
     try:
         run = runner(forward, backend)
-    except MethodError:
+    except MethodError as exc:
+        if isinstance(exc, NcnnWriteError):  # a layer the ncnn writer does not know: torch runs it (see BACKENDS)
+            return _channels_last(forward)
         raise
     except Exception as exc:  # export or compile failed
         if auto:

@@ -6,7 +6,7 @@ is found with :func:`importlib.util.find_spec` (which reads the installed packag
 it). Every file is pinned by SHA-256 for the pinned wheel version, like every other weight file here:
 a changed file is refused with the reason, never run.
 
-The ``ncnn`` package itself (CPU, Vulkan off) runs the same files: the reference our torch conversion is held
+The ``ncnn`` package itself (CPU, Vulkan off; :mod:`srcore.ncnn_runtime`) runs the same files: the reference our torch conversion is held
 to, and a backend of its own for these methods (``--backend ncnn``; ``auto`` prefers OpenVINO, measured faster here).
 """
 
@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from srcore.errors import ModelFileError
 from srcore.weights_io import sha256_file
@@ -165,51 +162,6 @@ class NcnnFile:
 
     def sha256(self) -> dict[str, str]:
         return {f"{self.stem}.{ext}": SHA256[self.dist][f"{self.stem}.{ext}"] for ext in ("param", "bin")}
-
-
-# --------------------------------------------------------------------------- the ncnn runtime
-
-class NcnnNet:
-    """One loaded ncnn network on the CPU (Vulkan off); callable on NCHW float32 arrays like a torch module.
-
-    ``gaps``: values to put into the named global-pooling blobs instead of computing them, and
-    ``record``: a list that receives them -- the same contract as :class:`srcore.models.ncnn_graph.NcnnGraph`.
-    """
-
-    def __init__(self, file: NcnnFile, input_blob: str, output_blob: str, gap_blobs: list[str], threads: int) -> None:
-        import ncnn  # lazy: only these methods on this backend need it
-
-        file.verify()
-        self._ncnn = ncnn
-        self.net = ncnn.Net()
-        self.net.opt.use_vulkan_compute = False
-        self.net.opt.num_threads = threads
-        if self.net.load_param(str(file.param)) != 0 or self.net.load_model(str(file.bin)) != 0:
-            raise ModelFileError(f"ncnn could not load {file.stem}")
-        self.input_blob, self.output_blob, self.gap_blobs = input_blob, output_blob, gap_blobs
-        self._lock = threading.Lock()
-
-    def __call__(self, x: np.ndarray, gaps: list[np.ndarray] | None = None, record: list[np.ndarray] | None = None) -> np.ndarray:
-        """``x``: 1 x 3 x H x W float32 -> 1 x 3 x H' x W' float32."""
-        ncnn = self._ncnn
-        keep = [np.ascontiguousarray(x[0], dtype=np.float32)]  # an ncnn.Mat does not own the array behind it
-        with self._lock:
-            ex = self.net.create_extractor()
-            ex.input(self.input_blob, ncnn.Mat(keep[0]))
-            if gaps is not None:
-                for name, g in zip(self.gap_blobs, gaps, strict=True):
-                    keep.append(np.ascontiguousarray(np.asarray(g, dtype=np.float32).reshape(-1)))
-                    ex.input(name, ncnn.Mat(keep[-1]))
-            elif record is not None:
-                for name in self.gap_blobs:
-                    ret, g = ex.extract(name)
-                    if ret != 0:
-                        raise RuntimeError(f"ncnn failed to compute {name}")
-                    record.append(np.array(g, copy=True).reshape(1, -1))
-            ret, out = ex.extract(self.output_blob)
-            if ret != 0:
-                raise RuntimeError(f"ncnn inference failed (code {ret})")
-            return np.array(out, copy=True)[None]
 
 
 def describe(file: NcnnFile) -> dict[str, Any]:

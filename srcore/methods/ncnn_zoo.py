@@ -36,7 +36,8 @@ from srcore.errors import MethodError
 from srcore.methods.base import Option, Upscaler
 from srcore.methods.torch_sr import TorchUpscaler, run_network
 from srcore.models.ncnn_graph import NcnnGraph, load_graph
-from srcore.ncnn_wheels import CUGAN_DIST, ESRGAN_DIST, NcnnFile, NcnnNet, describe
+from srcore.ncnn_runtime import NcnnNet
+from srcore.ncnn_wheels import CUGAN_DIST, ESRGAN_DIST, NcnnFile, describe
 from srcore.paths import ASSETS_DIR
 from srcore.tiling import auto_tile, tiled_apply
 
@@ -128,7 +129,9 @@ class NcnnZooMethod(TorchUpscaler):
         with self._lock:
             key = ("ncnn", f.stem)
             if key not in self._models:
-                self._models[key] = NcnnNet(f, g.input, g.output, gaps, max(1, torch.get_num_threads()))  # type: ignore[assignment]
+                f.verify()
+                self._models[key] = NcnnNet(f.param, f.bin, g.input, g.output, gaps, max(1, torch.get_num_threads()),  # type: ignore[assignment]
+                                            f.stem)
             return self._models[key]  # type: ignore[return-value]
 
     def torch_network(self, scale: int, **options: Any) -> nn.Module:

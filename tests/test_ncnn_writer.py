@@ -1,0 +1,104 @@
+"""Our torch networks written as ncnn files (``srcore.models.ncnn_writer``) and run on ncnn's engine.
+
+Held three ways: the ``ncnn`` package's own inference of the written files equals torch's output, our ncnn
+reader (``srcore.models.ncnn_graph``) reads them back into the same function, and the files obey ncnn's
+rules (one consumer per blob, activations folded into convolutions, scaled sums as one Eltwise).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srcore import backends
+from srcore.methods.srgan import OutputBlend
+from srcore.models.edsr import EDSR
+from srcore.models.ncnn_graph import load_graph, parse_param
+from srcore.models.ncnn_writer import INPUT, OUTPUT, NcnnWriteError, to_ncnn
+from srcore.models.rrdb import RRDBNet
+from srcore.ncnn_runtime import NcnnNet
+from srcore.registry import get_method
+
+
+def _nets() -> dict[str, nn.Module]:
+    torch.manual_seed(0)
+    rrdb = RRDBNet(num_block=2, num_feat=16, num_grow=8)
+    edsr = EDSR(n_blocks=2, n_feats=16, scale=4)
+    return {"rrdb": rrdb, "edsr": edsr, "blend": OutputBlend(edsr, rrdb, 0.3)}
+
+
+def _run_ncnn(module: nn.Module, x: torch.Tensor, tmp_path) -> np.ndarray:
+    text, data = to_ncnn(module)
+    (tmp_path / "m.param").write_text(text)
+    (tmp_path / "m.bin").write_bytes(data)
+    return NcnnNet(tmp_path / "m.param", tmp_path / "m.bin", INPUT, OUTPUT, [], 2)(x.numpy())
+
+
+@pytest.mark.parametrize("name", ["rrdb", "edsr", "blend"])
+def test_ncnn_runs_the_written_network_as_torch_does(name: str, tmp_path) -> None:
+    net = _nets()[name].eval()
+    x = torch.rand(1, 3, 19, 26)  # odd sizes: padding and resize must not assume multiples
+    with torch.no_grad():
+        ref = net(x).numpy()
+    y = _run_ncnn(net, x, tmp_path)
+    assert y.shape == ref.shape
+    assert np.abs(y - ref).max() < 1e-4 * max(1.0, float(np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("name", ["rrdb", "edsr", "blend"])
+def test_our_reader_reads_the_written_files_back(name: str) -> None:
+    net = _nets()[name].eval()
+    text, data = to_ncnn(net)
+    x = torch.rand(2, 3, 12, 10)
+    with torch.no_grad():
+        assert torch.allclose(load_graph(text, data, name)(x), net(x), atol=1e-5)
+
+
+def test_written_graph_follows_ncnn_rules_and_folds() -> None:
+    layers = parse_param(to_ncnn(_nets()["blend"])[0])
+    reads: dict[str, int] = {}
+    for layer in layers:
+        for b in layer.bottoms:
+            reads[b] = reads.get(b, 0) + 1
+    assert max(reads.values()) == 1, "a blob read twice without a Split"
+    types = [layer.type for layer in layers]
+    assert "ReLU" not in types, "RRDB's leaky ReLUs should be folded into their convolutions"
+    assert sum(1 for layer in layers if layer.type == "Convolution" and layer.get(9) == 2) > 10
+    coeffs = [layer.get(1) for layer in layers if layer.type == "Eltwise" and layer.get(1)]
+    # the dial is one Eltwise: (1 - a) * edsr + a * rrdb, EDSR's closing / 255 folded into the first coefficient
+    assert sum(1 for c in coeffs if c == pytest.approx([0.7 / 255, 0.3])) == 1
+    assert sum(1 for c in coeffs if c == pytest.approx([1.0, 0.2])) == 2 * (3 + 1)  # x + 0.2 * y: each RDB and RRDB
+    assert layers[-1].tops == (OUTPUT,)
+
+
+class _Tanh(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(torch.tanh(self.conv(x)), 2)
+
+
+def test_unknown_layer_is_named_and_the_backend_runs_it_on_torch() -> None:
+    net = _Tanh().eval()
+    with pytest.raises(NcnnWriteError, match="tanh"):
+        to_ncnn(net)
+    x = torch.rand(1, 3, 8, 8)
+    with backends.use_backend("ncnn"), torch.no_grad():
+        y = backends.forward_for(net, torch.device("cpu"), False)(x)
+        assert torch.allclose(y, net(x), atol=1e-6)
+
+
+def test_shipped_real_gan_runs_on_the_ncnn_engine() -> None:
+    """``--backend ncnn``: real-gan runs on ncnn itself (the same engine as realesrgan-x4plus there), within 1/255 of torch."""
+    photo = np.random.default_rng(3).integers(0, 256, (24, 30, 3), dtype=np.uint8)
+    m = get_method("real-gan")
+    a = m.upscale(photo, 4, tile=0, backend="torch")
+    b = m.upscale(photo, 4, tile=0, backend="ncnn")
+    assert np.abs(a.astype(int) - b).max() <= 1
+    engines = [set(per) for per in list(backends._runners.values())]
+    assert any("ncnn" in e for e in engines), "real-gan did not run on ncnn"
