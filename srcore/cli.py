@@ -337,9 +337,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from srcore.export import export_onnx
+    from srcore.export import export_ncnn, export_onnx
 
-    meta = export_onnx(args.method, args.scale, Path(args.output), _options(args, [args.method]).get(args.method), args.opset)
+    opts = _options(args, [args.method]).get(args.method)
+    if args.format == "ncnn":
+        out = Path(args.output)
+        meta = export_ncnn(args.method, args.scale, out, opts)
+        print(f"wrote {out} + {out.with_suffix('.bin').name} (ncnn, {meta['method_id']} x{meta['scale']}, any size; "
+              f"blobs {meta['input']} -> {meta['output']}; weights "
+              f"{', '.join(f'{n} {h[:12]}' for n, h in json.loads(meta['weights_sha256']).items())})")
+        return 0
+    meta = export_onnx(args.method, args.scale, Path(args.output), opts, args.opset)
     print(f"wrote {args.output} (ONNX opset {meta['opset']}, {meta['method_id']} x{meta['scale']}, dynamic H/W; "
           f"weights {', '.join(f'{n} {h[:12]}' for n, h in json.loads(meta['weights_sha256']).items())})")
     return 0
@@ -478,11 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ray_args(s)
     s.set_defaults(func=cmd_bench)
 
-    s = sub.add_parser("export", parents=[common], help="export a network method to ONNX (opset 17+, dynamic H/W, metadata)")
+    s = sub.add_parser("export", parents=[common], help="export a network method to ONNX (opset 17+, dynamic H/W, metadata) or ncnn")
     s.add_argument("method", help="edsr, srgan, edsr-official, real-edsr/real-gan when shipped, or file:<path>")
     s.add_argument("-s", "--scale", type=int, required=True)
-    s.add_argument("--format", choices=["onnx"], default="onnx", help="onnx (read by onnxruntime, OpenVINO, TensorRT, OpenCV 5, ...)")
-    s.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    s.add_argument("--format", choices=["onnx", "ncnn"], default="onnx",
+                   help="onnx (read by onnxruntime, OpenVINO, TensorRT, OpenCV 5, ...) or ncnn (.param + .bin, for ncnn on phones "
+                        "and CPUs; EDSR, RRDB and blended networks)")
+    s.add_argument("-o", "--output", required=True, help="the .onnx file to write (ncnn: the .param; the .bin goes beside it)")
     s.add_argument("--strength", type=float, default=None, help="srgan/real-gan/unet-perceptual/unet-gan: bake this strength into the weights (default: the method's, srgan 0.75, real-gan 1, unet-perceptual 0.75, unet-gan 1)")
     _add_cugan_args(s)
     s.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or newer)")

@@ -1,4 +1,4 @@
-"""Export the torch methods' networks to ONNX (``python -m srcore export``).
+"""Export the torch methods' networks to ONNX or ncnn (``python -m srcore export``).
 
 Why ONNX: it is the one format every deployment runtime reads (onnxruntime on servers, phones
 and browsers, OpenVINO, TensorRT, OpenCV 5's DNN module, and the TFLite/CoreML converters), and
@@ -21,20 +21,19 @@ import onnx
 from srcore.atomic import atomic_path
 from srcore.engine import method_options
 from srcore.errors import MethodError, SRError
+from srcore.models.ncnn_writer import INPUT, OUTPUT, NcnnWriteError, to_ncnn
 from srcore.registry import get_method
-from srcore.torch2onnx import OPSET, onnx_bytes
+from srcore.torch2onnx import OPSET, export_target, onnx_bytes
 from srcore.weights_io import sha256_file
 
 NORMALISATION = ("input: float32 NCHW RGB = uint8 / 255 (range 0..1); output: float32 NCHW RGB, "
                  "uint8 = round(clamp(y, 0, 1) * 255); no mean/std (the network subtracts its own mean)")
 
 
-def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] | None = None, opset: int = OPSET) -> dict[str, str]:
-    """Write method ``method_id`` at ``scale`` to ``out`` as ONNX; return the metadata written."""
-    if opset < 17:
-        raise SRError(f"--opset {opset}: use 17 or newer")
+def _network(method_id: str, scale: int, out: Path, options: dict[str, Any] | None) -> tuple[Any, Any, dict[str, Any]]:
+    """(method, its torch network at ``scale`` with ``options`` baked in, the options) -- or one clear error."""
     if out.is_dir():
-        raise SRError(f"{out}: is a folder; give the .onnx file to write")
+        raise SRError(f"{out}: is a folder; give the file to write")
     method = get_method(method_id)
     if method.family != "torch" or not hasattr(method, "torch_network"):
         raise MethodError(f"{method.id} is not a network method that can be exported (export: the torch methods and file: models)")
@@ -44,13 +43,23 @@ def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] |
     opts = method_options(method, options)
     for o in method.options:
         opts.setdefault(o.name, o.default)
-    module = method.torch_network(scale, **opts)
+    return method, method.torch_network(scale, **opts), opts
+
+
+def _weights_sha256(method: Any, scale: int) -> str:
+    return json.dumps({p.name: sha256_file(p) for p in method.weight_files(scale)})
+
+
+def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] | None = None, opset: int = OPSET) -> dict[str, str]:
+    """Write method ``method_id`` at ``scale`` to ``out`` as ONNX; return the metadata written."""
+    if opset < 17:
+        raise SRError(f"--opset {opset}: use 17 or newer")
+    method, module, opts = _network(method_id, scale, out, options)
     model = onnx.load_from_string(onnx_bytes(module, opset))
-    files = method.weight_files(scale)
     meta = {
         "method_id": method.id,
         "scale": str(scale),
-        "weights_sha256": json.dumps({p.name: sha256_file(p) for p in files}),
+        "weights_sha256": _weights_sha256(method, scale),
         "normalisation": NORMALISATION,
         "options": json.dumps(opts),
         "producer": "SR Lab (python -m srcore export)",
@@ -64,3 +73,28 @@ def export_onnx(method_id: str, scale: int, out: Path, options: dict[str, Any] |
     except OSError as exc:
         raise SRError(f"{out}: cannot write the ONNX file ({exc.strerror or exc})") from None
     return meta
+
+
+def export_ncnn(method_id: str, scale: int, out: Path, options: dict[str, Any] | None = None) -> dict[str, str]:
+    """Write method ``method_id`` at ``scale`` as an ncnn model: ``out`` (``.param``) and the ``.bin`` beside it.
+
+    The files :mod:`srcore.models.ncnn_writer` makes for ``--backend ncnn``, so what users export is what that
+    backend runs: input blob ``data``, output ``output``, the same normalisation as the ONNX file, any size.
+    ncnn files have no metadata slot, so the metadata is returned (and printed by the CLI) instead.
+    """
+    if out.suffix != ".param":
+        raise SRError(f"{out}: an ncnn model is a .param file (its weights go to the .bin beside it)")
+    method, module, opts = _network(method_id, scale, out, options)
+    try:
+        text, data = to_ncnn(export_target(module))
+    except NcnnWriteError as exc:
+        raise MethodError(f"{method.id}: {exc}; export it as ONNX instead") from None
+    try:  # both files or neither
+        with atomic_path(out) as tmp_param, atomic_path(out.with_suffix(".bin")) as tmp_bin:  # .bin lands first
+            tmp_bin.write_bytes(data)
+            tmp_param.write_text(text)
+    except OSError as exc:
+        out.with_suffix(".bin").unlink(missing_ok=True)
+        raise SRError(f"{out}: cannot write the ncnn files ({exc.strerror or exc})") from None
+    return {"method_id": method.id, "scale": str(scale), "weights_sha256": _weights_sha256(method, scale),
+            "options": json.dumps(opts), "input": INPUT, "output": OUTPUT, "normalisation": NORMALISATION}

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import require_shipped
 from torch import nn
 
 from srcore import backends
@@ -102,3 +103,33 @@ def test_shipped_real_gan_runs_on_the_ncnn_engine() -> None:
     assert np.abs(a.astype(int) - b).max() <= 1
     engines = [set(per) for per in list(backends._runners.values())]
     assert any("ncnn" in e for e in engines), "real-gan did not run on ncnn"
+
+
+def test_cli_exports_real_gan_as_ncnn_files_that_ncnn_runs(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``export --format ncnn``: the .param + .bin users get run on ncnn within 1/255 of the method itself."""
+    from srcore.cli import main
+
+    require_shipped("real-gan", 4)
+    out = tmp_path / "rg.param"
+    assert main(["export", "real-gan", "-s", "4", "--strength", "0.5", "--format", "ncnn", "-o", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rg.bin", "rg.param"]
+    printed = capsys.readouterr().out
+    assert "real-gan x4" in printed and f"{INPUT} -> {OUTPUT}" in printed
+    photo = np.random.default_rng(5).integers(0, 256, (21, 17, 3), dtype=np.uint8)
+    x = (photo.astype(np.float32) / 255).transpose(2, 0, 1)[None]
+    y = NcnnNet(out, out.with_suffix(".bin"), INPUT, OUTPUT, [], 2)(x)
+    got = np.round(np.clip(y[0], 0, 1) * 255).astype(np.uint8).transpose(1, 2, 0)
+    ref = get_method("real-gan").upscale(photo, 4, tile=0, backend="torch-nchw", strength=0.5)
+    assert got.shape == ref.shape and np.abs(got.astype(int) - ref).max() <= 1
+
+
+def test_cli_ncnn_export_refusals_are_one_line_and_write_nothing(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from srcore.cli import main
+
+    assert main(["export", "edsr", "-s", "4", "--format", "ncnn", "-o", str(tmp_path / "x.onnx")]) == 2  # not .param
+    assert main(["export", "bicubic", "-s", "4", "--format", "ncnn", "-o", str(tmp_path / "x.param")]) == 2
+    assert main(["export", "unet-perceptual", "-s", "4", "--format", "ncnn", "-o", str(tmp_path / "u.param")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("error: ") for line in err), err
+    assert "as ONNX instead" in err[2]
+    assert list(tmp_path.iterdir()) == []
