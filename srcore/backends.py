@@ -201,6 +201,10 @@ def _ort_runner(model: bytes) -> Runner:
     so = ort.SessionOptions()
     so.intra_op_num_threads = _threads()  # same threads as torch: a fair comparison, no oversubscription
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # no busy-waiting after a run: ORT's idle threads otherwise spin on the cores for a while and slow whatever
+    # runs next (measured: ncnn's real-gan 0.12 s -> 0.15 s right after an ORT call), so a comparison of methods
+    # and backends would depend on their order; a conv net's run is long enough not to miss the spin
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     return lambda x: sess.run(None, {name: x})[0]
