@@ -13,15 +13,19 @@ per-backend code; tiling, padding and rounding stay in one place (``run_network`
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import contextlib
 import copy
 import hashlib
 import importlib.util
 import inspect
 import io
+import multiprocessing
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -38,7 +42,7 @@ import numpy as np
 import torch
 
 from srcore.atomic import atomic_path
-from srcore.errors import MethodError
+from srcore.errors import MethodError, ModelFileError
 from srcore.models.ncnn_writer import INPUT, OUTPUT, NcnnWriteError, to_ncnn
 from srcore.ncnn_runtime import NcnnNet
 from srcore.paths import cache_dir
@@ -188,6 +192,7 @@ def current() -> str:
 Runner = Callable[[np.ndarray], np.ndarray]
 
 _runners: weakref.WeakKeyDictionary[Any, dict[str, Runner]] = weakref.WeakKeyDictionary()
+_ncnn_refused: weakref.WeakSet[Any] = weakref.WeakSet()  # modules the ncnn writer cannot write: torch runs them
 _lock = threading.Lock()
 
 
@@ -283,21 +288,39 @@ def _onnx_cached(module: Any) -> tuple[bytes, Path | None]:
     return model, path
 
 
+def _write_ncnn_apart(module: Any) -> tuple[str, bytes]:
+    """:func:`to_ncnn` of ``module`` in a child process, or :class:`NcnnWriteError`.
+
+    Why a child: torch.fx replaces ``nn.Module.__call__`` process-wide while it traces, so any torch module
+    another thread runs meanwhile (a second request in the app) fails; the child has no other threads.
+    Paid once per network and machine (the files are cached), a few seconds of start-up.
+    """
+    try:
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(to_ncnn, module).result()
+    except NcnnWriteError:
+        raise
+    except Exception as exc:  # the child could not start, died, or the module does not pickle: torch runs it
+        raise NcnnWriteError(f"could not write the ncnn files in a child process ({type(exc).__name__})") from None
+
+
 def _ncnn_cached(module: Any) -> tuple[Path, Path]:
     """``module`` written as ncnn ``.param`` / ``.bin`` files (``<user cache>/srcore/ncnn/``), written once per network.
 
     Keyed like the ONNX cache, plus the writer's own source; ncnn loads from paths, so where the cache cannot
-    be written the files go to a private temporary folder for this process instead.
+    be written the files go to a private temporary folder for this process instead (removed at exit).
     """
     h = hashlib.sha256(_module_key(module).encode())
     h.update(Path(inspect.getsourcefile(to_ncnn) or "").read_bytes())
     stem = f"torch-{h.hexdigest()[:24]}"
     for folder in (cache_dir() / "ncnn", None):
         try:
-            folder = folder or Path(tempfile.mkdtemp(prefix="srcore-ncnn-"))
+            if folder is None:
+                folder = Path(tempfile.mkdtemp(prefix="srcore-ncnn-"))
+                atexit.register(shutil.rmtree, folder, True)
             param, bin_path = folder / f"{stem}.param", folder / f"{stem}.bin"
             if not (param.is_file() and bin_path.is_file()):
-                text, data = to_ncnn(export_target(module))
+                text, data = _write_ncnn_apart(export_target(module))
                 with atomic_path(bin_path) as tmp:
                     tmp.write_bytes(data)
                 with atomic_path(param) as tmp:  # the .param last: its presence says the pair is complete
@@ -310,7 +333,12 @@ def _ncnn_cached(module: Any) -> tuple[Path, Path]:
 
 def _ncnn_runner(module: Any) -> Runner:
     param, bin_path = _ncnn_cached(module)
-    return NcnnNet(param, bin_path, INPUT, OUTPUT, [], _threads(), type(export_target(module)).__name__)
+    try:
+        return NcnnNet(param, bin_path, INPUT, OUTPUT, [], _threads(), type(export_target(module)).__name__)
+    except ModelFileError:  # a damaged cached pair: drop it, so the next run writes it afresh
+        param.unlink(missing_ok=True)
+        bin_path.unlink(missing_ok=True)
+        raise
 
 
 def runner(module: Any, backend: str) -> Runner:
@@ -359,10 +387,13 @@ def forward_for(forward: Callable[[Any], Any], device: Any, half: bool) -> Calla
     if backend == "torch":
         return _channels_last(forward) if isinstance(forward, torch.nn.Module) else forward
 
+    if backend == "ncnn" and forward in _ncnn_refused:
+        return _channels_last(forward)
     try:
         run = runner(forward, backend)
     except MethodError as exc:
         if isinstance(exc, NcnnWriteError):  # a layer the ncnn writer does not know: torch runs it (see BACKENDS)
+            _ncnn_refused.add(forward)  # remembered: the next image does not hash and trace the network again
             return _channels_last(forward)
         raise
     except Exception as exc:  # export or compile failed

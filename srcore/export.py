@@ -18,7 +18,7 @@ from typing import Any
 
 import onnx
 
-from srcore.atomic import atomic_path
+from srcore.atomic import atomic_path, commit, partial_name
 from srcore.engine import method_options
 from srcore.errors import MethodError, SRError
 from srcore.models.ncnn_writer import INPUT, OUTPUT, NcnnWriteError, to_ncnn
@@ -89,12 +89,29 @@ def export_ncnn(method_id: str, scale: int, out: Path, options: dict[str, Any] |
         text, data = to_ncnn(export_target(module))
     except NcnnWriteError as exc:
         raise MethodError(f"{method.id}: {exc}; export it as ONNX instead") from None
-    try:  # both files or neither
-        with atomic_path(out) as tmp_param, atomic_path(out.with_suffix(".bin")) as tmp_bin:  # .bin lands first
-            tmp_bin.write_bytes(data)
-            tmp_param.write_text(text)
-    except OSError as exc:
-        out.with_suffix(".bin").unlink(missing_ok=True)
-        raise SRError(f"{out}: cannot write the ncnn files ({exc.strerror or exc})") from None
+    bin_path = out.with_suffix(".bin")
+    if bin_path.is_dir():
+        raise SRError(f"{bin_path}: is a folder; the .bin of {out.name} goes there")
+    _write_pair(out, text, bin_path, data)
     return {"method_id": method.id, "scale": str(scale), "weights_sha256": _weights_sha256(method, scale),
             "options": json.dumps(opts), "input": INPUT, "output": OUTPUT, "normalisation": NORMALISATION}
+
+
+def _write_pair(param: Path, text: str, bin_path: Path, data: bytes) -> None:
+    """Both files or, on an error, no new one: both written under temporary names first, then the .bin
+    committed, then the .param; if the .param cannot be committed, the .bin this call committed goes too."""
+    param.parent.mkdir(parents=True, exist_ok=True)
+    tmp_param, tmp_bin = partial_name(param), partial_name(bin_path)
+    committed: list[Path] = []
+    try:
+        tmp_bin.write_bytes(data)
+        tmp_param.write_text(text)
+        committed.append(commit(tmp_bin, bin_path))
+        committed.append(commit(tmp_param, param))
+    except OSError as exc:
+        if committed == [bin_path]:
+            bin_path.unlink(missing_ok=True)
+        raise SRError(f"{param}: cannot write the ncnn files ({exc.strerror or exc})") from None
+    finally:
+        tmp_param.unlink(missing_ok=True)
+        tmp_bin.unlink(missing_ok=True)

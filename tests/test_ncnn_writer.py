@@ -129,7 +129,111 @@ def test_cli_ncnn_export_refusals_are_one_line_and_write_nothing(tmp_path, capsy
     assert main(["export", "edsr", "-s", "4", "--format", "ncnn", "-o", str(tmp_path / "x.onnx")]) == 2  # not .param
     assert main(["export", "bicubic", "-s", "4", "--format", "ncnn", "-o", str(tmp_path / "x.param")]) == 2
     assert main(["export", "unet-perceptual", "-s", "4", "--format", "ncnn", "-o", str(tmp_path / "u.param")]) == 2
+    (tmp_path / "e.bin").mkdir()  # where the .bin would go
+    assert main(["export", "edsr", "-s", "4", "--format", "ncnn", "-o", str(tmp_path / "e.param")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("error: ") for line in err), err
-    assert "as ONNX instead" in err[2]
-    assert list(tmp_path.iterdir()) == []
+    assert len(err) == 4 and all(line.startswith("error: ") for line in err), err
+    assert "as ONNX instead" in err[2] and "is a folder" in err[3]
+    assert [p.name for p in tmp_path.iterdir()] == ["e.bin"]
+
+
+class _ReluBehindIdentity(nn.Module):
+    """relu(identity(conv(x))) + conv(x): the convolution's output has a second reader the ReLU must not fold over."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.same = nn.Conv2d(3, 3, 3, padding=1), nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return F.relu(self.same(y)) + y
+
+
+class _InplaceReluOnShared(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.act = nn.Conv2d(3, 3, 3, padding=1), nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y + self.act(y)  # torch: y is changed by the ReLU before the sum
+
+
+class _InplaceAddOnAlias(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        w = y
+        y += 1  # torch changes w too; torch.fx records a new value instead
+        return w * 2
+
+
+class _MeanBuffer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x - self.mean)
+
+
+class _Antialiased(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.conv(x), scale_factor=0.5, mode="bilinear", antialias=True)
+
+
+def test_activation_is_not_folded_over_a_second_reader(tmp_path) -> None:
+    torch.manual_seed(1)
+    net = _ReluBehindIdentity().eval()
+    x = torch.randn(1, 3, 9, 11)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    assert np.abs(_run_ncnn(net, x, tmp_path) - ref).max() < 1e-5
+
+
+@pytest.mark.parametrize(("net", "words"), [(_InplaceReluOnShared(), "in-place"), (_InplaceAddOnAlias(), "in-place"),
+                                            (_MeanBuffer(), "constant"), (_Antialiased(), "antialias")])
+def test_what_ncnn_would_compute_differently_is_refused_in_one_line(net: nn.Module, words: str) -> None:
+    """Never a wrong file and never a stray TypeError: an NcnnWriteError, so the backend falls back to torch."""
+    with pytest.raises(NcnnWriteError, match=words) as info:
+        to_ncnn(net.eval())
+    assert "\n" not in str(info.value)
+
+
+def test_writing_a_network_does_not_break_torch_in_other_threads() -> None:
+    """torch.fx patches nn.Module.__call__ process-wide while tracing: the backend writes in a child process, so a
+    request running a torch module meanwhile (the app serves several) is untouched."""
+    import threading
+
+    torch.manual_seed(7)
+    fresh = RRDBNet(num_block=1, num_feat=8, num_grow=4).eval()  # new weights: a new cache key, so it is written now
+    other, errors, done = nn.Conv2d(3, 3, 3, padding=1).eval(), [], threading.Event()
+
+    def busy() -> None:
+        x = torch.rand(1, 3, 8, 8)
+        while not done.is_set():
+            try:
+                with torch.no_grad():
+                    other(x)
+            except Exception as exc:  # what an in-process trace causes: NameError from fx's patched __call__
+                errors.append(exc)
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        with backends.use_backend("ncnn"), torch.no_grad():
+            y = backends.forward_for(fresh, torch.device("cpu"), False)(torch.rand(1, 3, 6, 6))
+    finally:
+        done.set()
+        t.join()
+    assert y.shape == (1, 3, 24, 24)
+    assert "ncnn" in backends._runners[fresh], "the fresh network did not run on ncnn"
+    assert not errors, f"{len(errors)} torch calls failed in another thread, first: {errors[0]!r}"

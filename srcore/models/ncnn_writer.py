@@ -82,10 +82,10 @@ class _Writer:
         try:
             self.graph = _LeafTracer().trace(module)
         except Exception as exc:  # data-dependent control flow, unsupported Python
-            raise NcnnWriteError(f"cannot trace {type(module).__name__} for ncnn ({type(exc).__name__}: {str(exc)[:100]})") from None
+            raise NcnnWriteError(f"cannot trace {type(module).__name__} for ncnn ({type(exc).__name__}: "
+                                 f"{' '.join(str(exc).split())[:100]})") from None
         self.layers: list[_Layer] = [_Layer("Input", "input", [], [INPUT], {0: 0, 1: 0, 2: 3})]
         self.values: dict[fx.Node, Any] = {}
-        self.producer: dict[str, _Layer] = {}
         self._n = 0
 
     # -- helpers ------------------------------------------------------------------------------
@@ -96,7 +96,6 @@ class _Writer:
         top = f"b{self._n}"
         layer = _Layer(type_, f"{type_.lower()}_{self._n}", bottoms, [top], params or {}, arrays or [])
         self.layers.append(layer)
-        self.producer[top] = layer
         return top
 
     def _blob(self, v: Any, node: fx.Node) -> str:
@@ -123,16 +122,16 @@ class _Writer:
             return float(v.detach().reshape(()).item())
         return None
 
-    def _fuse_activation(self, node: fx.Node, src: Any, kind: int, slope: float) -> Any:
-        """A (leaky) ReLU: folded into the convolution it alone reads, else a ReLU layer."""
-        arg = node.args[0]
-        if isinstance(src, str) and isinstance(arg, fx.Node) and len(arg.users) == 1:
-            layer = self.producer.get(src)
-            if layer is not None and layer.type in ("Convolution", "Deconvolution") and 9 not in layer.params:
-                layer.params[9] = kind
-                if kind == 2:
-                    layer.params[10] = [slope]
-                return src
+    @staticmethod
+    def _no_aliasing(node: fx.Node, inplace: bool) -> None:
+        """Refuse an in-place op whose input is read elsewhere: torch would change that reader's value too."""
+        arg = node.args[0] if node.args else None
+        if inplace and isinstance(arg, fx.Node) and len(arg.users) > 1:
+            raise NcnnWriteError(f"{node.name}: an in-place operation on a value read elsewhere is not supported by the ncnn writer")
+
+    def _activation(self, node: fx.Node, src: Any, slope: float, inplace: bool) -> str:
+        """A (leaky) ReLU layer; :meth:`_fold_activations` later folds it into a convolution it alone reads."""
+        self._no_aliasing(node, inplace)
         return self._add("ReLU", [self._blob(src, node)], {0: float(slope)} if slope else {})
 
     # -- the nodes ----------------------------------------------------------------------------
@@ -145,9 +144,9 @@ class _Writer:
         if isinstance(m, nn.ConvTranspose2d):
             return self._deconv(node, m, self._blob(x, node))
         if isinstance(m, nn.LeakyReLU):
-            return self._fuse_activation(node, x, 2, float(m.negative_slope))
+            return self._activation(node, x, float(m.negative_slope), m.inplace)
         if isinstance(m, nn.ReLU):
-            return self._fuse_activation(node, x, 1, 0.0)
+            return self._activation(node, x, 0.0, m.inplace)
         if isinstance(m, nn.PReLU):
             w = m.weight.detach().float().numpy().reshape(-1)
             return self._add("PReLU", [self._blob(x, node)], {0: w.size}, [(w, False)])
@@ -198,7 +197,7 @@ class _Writer:
             if sign < 0:
                 raise NcnnWriteError(f"{node.name}: constant minus a feature map is not supported by the ncnn writer")
             return self._add("BinaryOp", [self._blob(b, node)], {0: 0, 1: 1, 2: ca})
-        terms = [a if isinstance(a, _Scaled) else _Scaled(a, 1.0), b if isinstance(b, _Scaled) else _Scaled(b, 1.0)]
+        terms = [v if isinstance(v, _Scaled) else _Scaled(self._blob(v, node), 1.0) for v in (a, b)]
         coeffs = [terms[0].coeff, sign * terms[1].coeff]
         params: dict[int, Any] = {0: 1}
         if coeffs != [1.0, 1.0]:
@@ -221,6 +220,7 @@ class _Writer:
 
     def _function(self, node: fx.Node) -> Any:
         f, args, kwargs = node.target, self._arg(node.args), self._arg(node.kwargs)
+        self._no_aliasing(node, f in (operator.iadd, operator.isub, operator.imul, operator.itruediv))
         if f in (operator.add, torch.add, operator.iadd):
             return self._sum(node, args[0], args[1], 1.0)
         if f in (operator.sub, torch.sub, operator.isub):
@@ -236,9 +236,9 @@ class _Writer:
             return self._add("Concat", [self._blob(v, node) for v in args[0]], {0: 0})
         if f is F.leaky_relu:
             slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
-            return self._fuse_activation(node, args[0], 2, float(slope))
+            return self._activation(node, args[0], float(slope), bool(args[2] if len(args) > 2 else kwargs.get("inplace")))
         if f in (F.relu, torch.relu):
-            return self._fuse_activation(node, args[0], 1, 0.0)
+            return self._activation(node, args[0], 0.0, bool(args[1] if len(args) > 1 else kwargs.get("inplace")))
         if f is F.pixel_shuffle:
             return self._add("PixelShuffle", [self._blob(args[0], node)], {0: int(args[1])})
         if f is F.interpolate:
@@ -251,11 +251,26 @@ class _Writer:
         mode, factor = a.get("mode", "nearest"), a.get("scale_factor")
         if a.get("size") is not None or factor is None:
             raise NcnnWriteError(f"{node.name}: resizing to a fixed size is not supported (by factor only)")
+        if a.get("recompute_scale_factor") or a.get("antialias"):
+            raise NcnnWriteError(f"{node.name}: resizing with recompute_scale_factor or antialias is not supported")
         kind = {"nearest": 1, "bilinear": 2}.get(mode)
         if kind is None or (kind == 2 and a.get("align_corners")):
             raise NcnnWriteError(f"{node.name}: {mode} resizing (align_corners={a.get('align_corners')}) is not supported")
         fh, fw = (float(factor[0]), float(factor[1])) if isinstance(factor, (tuple, list)) else (float(factor), float(factor))
         return self._add("Interp", [self._blob(a["input"], node)], {0: kind, 1: fh, 2: fw})
+
+    def check_trace(self) -> None:
+        """Refuse a trace that computes something else than the module: torch.fx records ``y += 1`` as a new
+        value, so an in-place change seen through an alias is lost. One small forward of each tells."""
+        x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        try:
+            want = self.module(x)
+        except Exception:  # a network with its own size rules: nothing to compare at this size
+            return
+        got = fx.GraphModule(self.module, self.graph)(x)
+        if not (isinstance(want, torch.Tensor) and torch.allclose(got, want, rtol=1e-4, atol=1e-5)):
+            raise NcnnWriteError(f"{type(self.module).__name__}: its traced graph differs from the module "
+                                 "(an in-place operation through an alias?), not supported by the ncnn writer")
 
     def run(self) -> list[_Layer]:
         placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
@@ -286,12 +301,39 @@ class _Writer:
         if out_blob == INPUT:
             raise NcnnWriteError(f"{type(self.module).__name__} returns its input unchanged; nothing to write")
         self._rename(out_blob, OUTPUT)
-        return self._split(self.layers)
+        return self._split(self._fold_activations(self.layers))
 
     def _rename(self, old: str, new: str) -> None:
         for layer in self.layers:
             layer.bottoms = [new if b == old else b for b in layer.bottoms]
             layer.tops = [new if t == old else t for t in layer.tops]
+
+    @staticmethod
+    def _fold_activations(layers: list[_Layer]) -> list[_Layer]:
+        """Fold each ReLU into the convolution before it when that convolution's output has no other reader.
+
+        Done on the finished layer list, where readers are counted as ncnn will see them (an ``nn.Identity``
+        or a view in between would hide a second reader from the fx graph's own user counts).
+        """
+        readers: dict[str, int] = {}
+        for layer in layers:
+            for b in layer.bottoms:
+                readers[b] = readers.get(b, 0) + 1
+        producer = {t: layer for layer in layers for t in layer.tops}
+        out: list[_Layer] = []
+        for layer in layers:
+            conv = producer.get(layer.bottoms[0]) if layer.type == "ReLU" else None
+            if (conv is not None and conv.type in ("Convolution", "Deconvolution") and 9 not in conv.params
+                    and readers[layer.bottoms[0]] == 1):
+                slope = float(layer.params.get(0, 0.0))
+                conv.params[9] = 2 if slope else 1
+                if slope:
+                    conv.params[10] = [slope]
+                conv.tops = [layer.tops[0]]  # the convolution now writes what the ReLU wrote
+                producer[layer.tops[0]] = conv
+                continue
+            out.append(layer)
+        return out
 
     @staticmethod
     def _split(layers: list[_Layer]) -> list[_Layer]:
@@ -322,8 +364,16 @@ class _Writer:
 def to_ncnn(module: nn.Module) -> tuple[str, bytes]:
     """``(param_text, bin_bytes)`` of ``module`` (NCHW float32 RGB in, the same out), or :class:`NcnnWriteError`."""
     module = module.eval()
-    with torch.no_grad():
-        layers = _Writer(module).run()
+    try:
+        with torch.no_grad():
+            writer = _Writer(module)
+            layers = writer.run()
+            writer.check_trace()
+    except NcnnWriteError:
+        raise
+    except Exception as exc:  # anything else the writer trips on is also "cannot write", in one line
+        msg = " ".join(str(exc).split())[:120]
+        raise NcnnWriteError(f"cannot write {type(module).__name__} for ncnn ({type(exc).__name__}: {msg})") from None
     blobs = {t for layer in layers for t in layer.tops}
     lines = ["7767517", f"{len(layers)} {len(blobs)}", *(_param_line(layer) for layer in layers)]
     chunks = []
