@@ -143,8 +143,8 @@ class NcnnZooMethod(TorchUpscaler):
         return self._get(key, lambda: CuganWhole(g, scale, self.prepad[scale]))
 
     def _engine(self) -> str:
-        # ``auto`` keeps the general order (OpenVINO first): it measured fastest for these too, ncnn the slowest
-        # (docs/speed_reference_x4.json, README "Reference models"); ncnn runs only when asked for, as the reference.
+        # ``auto`` keeps the general order (OpenVINO first): fastest or level for these too on AVX-512 CPUs, ncnn ahead
+        # only on AVX2-only ones (docs/speed_reference_x4.json, README "Reference models"); ncnn runs when asked for.
         return current_backend()
 
     # -- running ------------------------------------------------------------------------------
